@@ -1,0 +1,117 @@
+/* clock.c — the manual clock (simulator, tests) and ISO-8601 formatting done with plain
+ * civil-date arithmetic (Howard Hinnant's days_from_civil), so no timezone state is read. */
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ecom.h"
+
+static int64_t manual_now_us(struct eclock *c)
+{
+	return ((struct manual_clock *)c)->now_us;
+}
+
+static int64_t manual_wall_ms(struct eclock *c)
+{
+	struct manual_clock *m = (struct manual_clock *)c;
+
+	return m->wall_epoch_ms + m->now_us / 1000;
+}
+
+static const struct eclock_ops manual_ops = {
+	.name = "manual",
+	.now_us = manual_now_us,
+	.wall_ms = manual_wall_ms,
+};
+
+void manual_clock_init(struct manual_clock *c, int64_t wall_epoch_ms)
+{
+	c->base.ops = &manual_ops;
+	c->now_us = 0;
+	c->wall_epoch_ms = wall_epoch_ms;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+	z += 719468;
+	int64_t era = floor_div(z, 146097);
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = floor_div(y, 400);
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+void clock_format_iso(int64_t wall_ms, char out[25])
+{
+	int64_t days = floor_div(wall_ms, 86400000);
+	int64_t rem = wall_ms - days * 86400000;
+	int64_t y;
+	int m, d;
+
+	char tmp[64];
+
+	civil_from_days(days, &y, &m, &d);
+	/* Format into a roomy buffer: the compiler cannot prove the field ranges. */
+	snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (int)(y % 10000), m, d,
+		 (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
+		 (int)(rem % 1000));
+	memcpy(out, tmp, 24);
+	out[24] = '\0';
+}
+
+int clock_parse_iso(const char *s, int64_t *wall_ms)
+{
+	int y, mo, d, h, mi, sec, ms = 0, n = 0;
+	size_t len = strlen(s);
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    n != 19)
+		return ECOM_INVALID;
+	if (s[n] == '.') {
+		int digits = 0;
+
+		n++;
+		while (s[n] >= '0' && s[n] <= '9') {
+			if (digits < 3)
+				ms = ms * 10 + (s[n] - '0');
+			digits++;
+			n++;
+		}
+		if (digits == 0)
+			return ECOM_INVALID;
+		while (digits < 3) {
+			ms *= 10;
+			digits++;
+		}
+	}
+	if ((size_t)n + 1 != len || s[n] != 'Z')
+		return ECOM_INVALID;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return ECOM_INVALID;
+	*wall_ms = days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 +
+		   (int64_t)mi * 60000 + (int64_t)sec * 1000 + ms;
+	return ECOM_OK;
+}
