@@ -30,7 +30,8 @@ enum event_type {
 	EV_INVENTORY_RELEASED,      /* inventory.InventoryReleased.v1 {orderId, releasedItems[]} */
 	EV_STOCK_COMMAND,           /* inventory.StockCommand.v1 {orderId, sku, qty, op: hold|release|commit}, key = sku */
 	EV_STOCK_RESULT,            /* inventory.StockResult.v1 {orderId, sku, qty, op, ok, reason?} */
-	EV_ORDER_STATUS_CHANGED,    /* order.OrderStatusChanged.v1 {orderId, status, seq, reason?} */
+	EV_ORDER_STATUS_CHANGED,    /* order.OrderStatusChanged.v1 {orderId, status, seq, attempt, reason?} */
+	EV_STEP_TIMEOUT,            /* ops.StepTimeout.v1 {orderId, step, attempt}: fence a step past its deadline */
 	EV__COUNT
 };
 
