@@ -1,3 +1,60 @@
-/* main.c — placeholder entry until the CLI lands. */
+/* main.c — `ecom`: one binary, git-style subcommands. This directory is the only code that
+ * knows both worlds (real backends and the simulator) and wires one of them together. */
 #include <stdio.h>
-int main(void) { puts("ecom"); return 0; }
+#include <string.h>
+
+#include "src/cli/cli.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"sim", cmd_sim, "run, sweep, shrink and crash-test scenarios on the simulated backends"},
+	{"serve", cmd_serve, "run services over HTTP (all in one process, or one on real backends)"},
+	{"load", cmd_load, "generate orders against a running order service"},
+	{"dlq", cmd_dlq, "list and replay dead-lettered messages"},
+	{"token", cmd_token, "mint an admin JWT (HS256)"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: ecom <command> [options]\n\n"
+		     "An event-driven e-commerce saga pipeline and its deterministic simulator.\n\n"
+		     "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-7s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nRun 'ecom <command> --help' for a command's options.\n");
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return 0;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "ecom: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

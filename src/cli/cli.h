@@ -1,0 +1,15 @@
+/* cli.h — the `ecom` subcommands. Each lives in its own cmd_*.c and returns the process
+ * exit code: 0 success, 1 expectation not met / operation failed, 2 bad usage or input. */
+#ifndef ECOM_CLI_H
+#define ECOM_CLI_H
+
+int cmd_sim(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_dlq(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+
+/* True when argv has -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+#endif
