@@ -12,10 +12,13 @@
  * the wall clock or libc randomness: all time and randomness come from the interfaces,
  * so the same inputs give the same I/O sequence.
  *
- * Stored aggregate layout (one document per aggregate, in the service's collection):
- *   {"_id": id, "version": n, "state": {...handler's...}, "inbox": [eventId...],
+ * Stored aggregate layout (one flat document per aggregate, in the service's collection):
+ *   {"_id": id, "version": n, <the handler's state fields>, "inbox": [eventId...],
  *    "outbox": [{"topic": t, "at": us, "event": {...envelope...}}], "outbox_n": k,
  *    "wake_at": us   (present only while a timer is set)}
+ * The reserved keys (_id, version, inbox, outbox, outbox_n, wake_at) are stripped before a
+ * handler sees the state and merged back on commit; handlers must not use those names.
+ * State fields are top-level so that store_find can query them (e.g. status, updated_us).
  */
 #ifndef ECOM_RUNTIME_H
 #define ECOM_RUNTIME_H
@@ -60,7 +63,7 @@ struct svc_route {
 	char id[SVC_ID_MAX];    /* aggregate _id */
 };
 
-/* Handler contract: *state is the aggregate's "state" object (NULL if the aggregate does
+/* Handler contract: *state is the aggregate's state object (the document minus reserved keys) (NULL if the aggregate does
  * not exist yet). The handler may mutate it in place, or replace it (decref the old one,
  * store a new reference), or create it. It performs no store or broker I/O; its only I/O
  * is an external adapter (payment gateway, carrier) keyed by an idempotency key.
@@ -76,6 +79,8 @@ struct svc_def {
 	const char *name;                 /* "order", "inventory", ... */
 	const enum event_type *types;     /* subscribed: one topic per type */
 	size_t n_types;
+	const char *const *extra_topics;  /* also subscribed, e.g. the "<topic>.dlq" topics */
+	size_t n_extra_topics;
 	const char *const *collections;   /* aggregate collections, swept for outbox/wake */
 	size_t n_collections;
 	/* Which aggregate does this event concern? ECOM_OK, or ECOM_NOT_FOUND to ignore it
