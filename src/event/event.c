@@ -1,0 +1,338 @@
+/* event.c — the envelope: construction, deep copy, wire (de)serialization and money.
+ * Output is the Node demo's wire format, key order included, and byte-stable: the same
+ * envelope always serializes to the same bytes. Parsing validates every envelope field and
+ * the payload schema (schema.c); on failure nothing is allocated and err names the field. */
+#include "event/event.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "event/jsonx.h"
+
+#define EVENT_ID_MAX 128
+/* 1e13 cents = 100 billion currency units: far beyond any order, still exact in a double. */
+#define MONEY_MAX_CENTS 10000000000000LL
+
+static const char *const type_names[EV__COUNT] = {
+	[EV_ORDER_CREATED] = "order.OrderCreated.v1",
+	[EV_INVENTORY_RESERVED] = "inventory.InventoryReserved.v1",
+	[EV_INVENTORY_FAILED] = "inventory.InventoryFailed.v1",
+	[EV_PAYMENT_AUTHORIZED] = "payment.PaymentAuthorized.v1",
+	[EV_PAYMENT_FAILED] = "payment.PaymentFailed.v1",
+	[EV_ORDER_SHIPPED] = "shipping.OrderShipped.v1",
+	[EV_SHIPPING_FAILED] = "shipping.ShippingFailed.v1",
+	[EV_PAYMENT_REFUNDED] = "payment.PaymentRefunded.v1",
+	[EV_RETRY_REQUESTED] = "ops.RetryRequested.v1",
+	[EV_COMPENSATION_REQUESTED] = "ops.CompensationRequested.v1",
+	[EV_DEAD_LETTER] = "ops.DeadLetter.v1",
+	[EV_INVENTORY_RELEASED] = "inventory.InventoryReleased.v1",
+	[EV_STOCK_COMMAND] = "inventory.StockCommand.v1",
+	[EV_STOCK_RESULT] = "inventory.StockResult.v1",
+	[EV_ORDER_STATUS_CHANGED] = "order.OrderStatusChanged.v1",
+	[EV_STEP_TIMEOUT] = "ops.StepTimeout.v1",
+};
+
+const char *event_type_name(enum event_type t)
+{
+	ECOM_ASSERT((int)t >= 0 && t < EV__COUNT);
+	return type_names[t];
+}
+
+int event_type_from_name(const char *name, enum event_type *out)
+{
+	for (int i = 0; i < EV__COUNT; i++) {
+		if (strcmp(name, type_names[i]) == 0) {
+			*out = (enum event_type)i;
+			return ECOM_OK;
+		}
+	}
+	return ECOM_NOT_FOUND;
+}
+
+void envelope_init(struct envelope *e, struct rng *rng, int64_t wall_ms, enum event_type type,
+		   const char *key, json_t *payload, const char *correlation_id,
+		   const char *causation_id)
+{
+	char id[37];
+
+	ECOM_ASSERT((int)type >= 0 && type < EV__COUNT);
+	ECOM_ASSERT(key != NULL && key[0] != '\0');
+	ECOM_ASSERT(json_is_object(payload));
+	rng_uuid(rng, id);
+	memset(e, 0, sizeof(*e));
+	e->event_id = ecom_xstrdup(id);
+	e->type = type;
+	e->version = 1;
+	e->timestamp_ms = wall_ms;
+	/* The demo uses `correlationId ?? eventId`; an empty id is treated as absent so the
+	 * non-empty invariant holds. */
+	e->correlation_id = ecom_xstrdup(correlation_id && correlation_id[0] ? correlation_id : id);
+	e->causation_id = causation_id ? ecom_xstrdup(causation_id) : NULL;
+	e->key = ecom_xstrdup(key);
+	e->payload = payload;
+	e->headers = json_object();
+	ECOM_ASSERT(e->headers != NULL);
+}
+
+void envelope_deinit(struct envelope *e)
+{
+	free(e->event_id);
+	free(e->correlation_id);
+	free(e->causation_id);
+	free(e->key);
+	json_decref(e->payload);
+	json_decref(e->headers);
+	memset(e, 0, sizeof(*e));
+}
+
+void envelope_copy(struct envelope *dst, const struct envelope *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->event_id = ecom_xstrdup(src->event_id);
+	dst->type = src->type;
+	dst->version = src->version;
+	dst->timestamp_ms = src->timestamp_ms;
+	dst->correlation_id = ecom_xstrdup(src->correlation_id);
+	dst->causation_id = src->causation_id ? ecom_xstrdup(src->causation_id) : NULL;
+	dst->key = ecom_xstrdup(src->key);
+	dst->payload = json_deep_copy(src->payload);
+	dst->headers = src->headers ? json_deep_copy(src->headers) : json_object();
+	ECOM_ASSERT(dst->payload != NULL && dst->headers != NULL);
+}
+
+/* ---- to the wire ------------------------------------------------------------------ */
+
+/* share: reference the envelope's payload/headers (for a throwaway serialization) instead
+ * of deep-copying them (for a JSON value the caller owns and may mutate). */
+static json_t *envelope_build(const struct envelope *e, int share)
+{
+	char ts[25];
+	json_t *o = json_object();
+
+	ECOM_ASSERT(o != NULL);
+	ECOM_ASSERT(e->event_id && e->correlation_id && e->key && e->payload);
+	clock_format_iso(e->timestamp_ms, ts);
+	jsonx_set_str(o, "eventId", e->event_id);
+	jsonx_set_str(o, "type", event_type_name(e->type));
+	jsonx_set_int(o, "version", e->version);
+	jsonx_set_str(o, "timestamp", ts);
+	jsonx_set_str(o, "correlationId", e->correlation_id);
+	/* JSON.stringify drops an undefined causationId: so do we. */
+	if (e->causation_id)
+		jsonx_set_str(o, "causationId", e->causation_id);
+	jsonx_set_str(o, "key", e->key);
+	if (share) {
+		jsonx_set_new(o, "payload", json_incref(e->payload));
+		jsonx_set_new(o, "headers", e->headers ? json_incref(e->headers) : json_object());
+	} else {
+		jsonx_set_new(o, "payload", json_deep_copy(e->payload));
+		jsonx_set_new(o, "headers",
+			      e->headers ? json_deep_copy(e->headers) : json_object());
+	}
+	return o;
+}
+
+json_t *envelope_to_json(const struct envelope *e)
+{
+	return envelope_build(e, 0);
+}
+
+char *envelope_serialize(const struct envelope *e)
+{
+	json_t *o = envelope_build(e, 1);
+	char *s = jsonx_dumps(o);
+
+	json_decref(o);
+	return s;
+}
+
+/* ---- from the wire ---------------------------------------------------------------- */
+
+static int get_nonempty(json_t *obj, const char *key, const char **out, struct ecom_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return ecom_err_set(err, ECOM_INVALID, "%s: is required", key);
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return ecom_err_set(err, ECOM_INVALID, "%s: must be a non-empty string", key);
+	*out = json_string_value(v);
+	return ECOM_OK;
+}
+
+static int check_headers(json_t *h, struct ecom_err *err)
+{
+	const char *name;
+	json_t *v;
+
+	if (!json_is_object(h))
+		return ecom_err_set(err, ECOM_INVALID, "headers: must be an object");
+	json_object_foreach(h, name, v) {
+		if (!json_is_string(v) && !json_is_number(v) && !json_is_boolean(v))
+			return ecom_err_set(err, ECOM_INVALID,
+					    "headers.%.64s: must be a string, number or boolean",
+					    name);
+	}
+	return ECOM_OK;
+}
+
+/* Validates obj and fills the scalar fields of *e (strings borrowed from obj). */
+static int envelope_check(json_t *obj, struct envelope *e, const char **strs,
+			  struct ecom_err *err)
+{
+	const char *type_name;
+	json_t *v;
+	int rc;
+
+	if (!json_is_object(obj))
+		return ecom_err_set(err, ECOM_INVALID, "envelope: must be a JSON object");
+	rc = get_nonempty(obj, "eventId", &strs[0], err);
+	if (rc)
+		return rc;
+	if (strlen(strs[0]) > EVENT_ID_MAX)
+		return ecom_err_set(err, ECOM_INVALID, "eventId: longer than %d bytes",
+				    EVENT_ID_MAX);
+	rc = get_nonempty(obj, "type", &type_name, err);
+	if (rc)
+		return rc;
+	if (event_type_from_name(type_name, &e->type) != ECOM_OK)
+		return ecom_err_set(err, ECOM_INVALID, "type: unknown event type \"%.96s\"",
+				    type_name);
+	v = json_object_get(obj, "version");
+	if (!json_is_integer(v) || json_integer_value(v) != 1)
+		return ecom_err_set(err, ECOM_INVALID, "version: must be the integer 1");
+	e->version = 1;
+	v = json_object_get(obj, "timestamp");
+	if (!json_is_string(v) || clock_parse_iso(json_string_value(v), &e->timestamp_ms))
+		return ecom_err_set(err, ECOM_INVALID,
+				    "timestamp: must be an ISO-8601 UTC time like "
+				    "2026-01-01T00:00:00.000Z");
+	rc = get_nonempty(obj, "correlationId", &strs[1], err);
+	if (rc)
+		return rc;
+	v = json_object_get(obj, "causationId");
+	if (v && !json_is_null(v) && !json_is_string(v))
+		return ecom_err_set(err, ECOM_INVALID, "causationId: must be a string or absent");
+	strs[2] = json_is_string(v) ? json_string_value(v) : NULL;
+	rc = get_nonempty(obj, "key", &strs[3], err);
+	if (rc)
+		return rc;
+	v = json_object_get(obj, "payload");
+	if (!v)
+		return ecom_err_set(err, ECOM_INVALID, "payload: is required");
+	rc = event_validate_payload(e->type, v, err);
+	if (rc)
+		return rc;
+	v = json_object_get(obj, "headers");
+	if (v && !json_is_null(v))
+		return check_headers(v, err);
+	return ECOM_OK;
+}
+
+/* copy: deep-copy payload/headers (obj is borrowed) or take references (obj is ours). */
+static int envelope_load(json_t *obj, struct envelope *e, int copy, struct ecom_err *err)
+{
+	const char *strs[4] = { NULL, NULL, NULL, NULL };
+	struct envelope tmp;
+	json_t *h;
+	int rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	memset(e, 0, sizeof(*e));
+	rc = envelope_check(obj, &tmp, strs, err);
+	if (rc)
+		goto out;
+	tmp.event_id = ecom_xstrdup(strs[0]);
+	tmp.correlation_id = ecom_xstrdup(strs[1]);
+	tmp.causation_id = strs[2] ? ecom_xstrdup(strs[2]) : NULL;
+	tmp.key = ecom_xstrdup(strs[3]);
+	tmp.payload = json_object_get(obj, "payload");
+	h = json_object_get(obj, "headers");
+	if (!json_is_object(h))
+		tmp.headers = json_object();
+	else if (copy)
+		tmp.headers = json_deep_copy(h);
+	else
+		tmp.headers = json_incref(h);
+	tmp.payload = copy ? json_deep_copy(tmp.payload) : json_incref(tmp.payload);
+	ECOM_ASSERT(tmp.payload != NULL && tmp.headers != NULL);
+	*e = tmp;
+out:
+	return rc;
+}
+
+int envelope_from_json(json_t *obj, struct envelope *e, struct ecom_err *err)
+{
+	return envelope_load(obj, e, 1, err);
+}
+
+int envelope_parse(const char *buf, size_t len, struct envelope *e, struct ecom_err *err)
+{
+	json_t *root;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	root = jsonx_loads(buf, len, err);
+	if (!root)
+		return ECOM_INVALID;
+	rc = envelope_load(root, e, 0, err);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- money and topics ------------------------------------------------------------- */
+
+json_t *money_to_json(int64_t cents)
+{
+	json_t *v;
+
+	ECOM_ASSERT(cents >= 0 && cents <= MONEY_MAX_CENTS);
+	/* Whole amounts stay integers (20, as JavaScript prints 20.00); the rest is the
+	 * nearest double to cents/100, which %.15g prints with its two decimals. */
+	if (cents % 100 == 0)
+		v = json_integer((json_int_t)(cents / 100));
+	else
+		v = json_real((double)cents / 100.0);
+	ECOM_ASSERT(v != NULL);
+	return v;
+}
+
+int money_from_json(json_t *v, int64_t *cents)
+{
+	double x, scaled;
+	long long r;
+
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+
+		if (i < 0 || i > MONEY_MAX_CENTS / 100)
+			return ECOM_INVALID;
+		*cents = (int64_t)i * 100;
+		return ECOM_OK;
+	}
+	if (!json_is_real(v))
+		return ECOM_INVALID;
+	x = json_real_value(v);
+	if (!isfinite(x) || x < 0)
+		return ECOM_INVALID;
+	scaled = x * 100.0;
+	if (scaled > (double)MONEY_MAX_CENTS)
+		return ECOM_INVALID;
+	r = llround(scaled);
+	/* At most two decimals: x is the double nearest to r/100 (exact for any size), or
+	 * within 1e-6 cent of it (the tolerance the wire format has always had). */
+	if ((double)r / 100.0 != x && fabs(scaled - (double)r) > 1e-6)
+		return ECOM_INVALID;
+	*cents = (int64_t)r;
+	return ECOM_OK;
+}
+
+void event_dlq_topic(const char *topic, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "%s.dlq", topic);
+
+	ECOM_ASSERT(n >= 0 && (size_t)n < cap);
+}

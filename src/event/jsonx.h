@@ -1,0 +1,50 @@
+/* jsonx.h — small jansson helpers every module uses: typed field reads with defaults,
+ * setters that never leak a reference, the one serialization we write (ECOM_JSON_FLAGS),
+ * and a stable content hash. Reads never assert on bad data (it comes from the wire);
+ * NULL objects read as "absent". Setters and dumps assert on programmer errors. */
+#ifndef ECOM_JSONX_H
+#define ECOM_JSONX_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ecom.h"
+
+/* The string at obj[key], borrowed from obj; NULL if obj is not an object, the key is
+ * absent, or the value is not a string. */
+const char *jsonx_str(const json_t *obj, const char *key);
+/* Same, with a default for absent / not a string. */
+const char *jsonx_str_or(const json_t *obj, const char *key, const char *dflt);
+
+/* obj[key] as an integer (JSON integers only; 2.0 is not an integer here).
+ * ECOM_OK and *out set; ECOM_NOT_FOUND if absent; ECOM_INVALID if present but not an
+ * integer (null included). *out is untouched unless ECOM_OK. */
+int jsonx_int(const json_t *obj, const char *key, int64_t *out);
+/* obj[key] as an integer, or dflt when absent or not an integer. */
+int64_t jsonx_int_or(const json_t *obj, const char *key, int64_t dflt);
+/* obj[key] as 0/1, or dflt when absent or not a boolean. */
+int jsonx_bool_or(const json_t *obj, const char *key, int dflt);
+
+/* Setters: obj must be an object. v == NULL stores JSON null. */
+void jsonx_set_str(json_t *obj, const char *key, const char *v);
+void jsonx_set_int(json_t *obj, const char *key, int64_t v);
+void jsonx_set_bool(json_t *obj, const char *key, int v);
+/* Stores val (STOLEN) at obj[key]; asserts on failure (e.g. val NULL). */
+void jsonx_set_new(json_t *obj, const char *key, json_t *val);
+
+/* Parses a JSON document of any type. New reference, or NULL with err naming the
+ * position ("malformed JSON at 1:5: ..."). Duplicate object keys are rejected. */
+json_t *jsonx_loads(const char *buf, size_t len, struct ecom_err *err);
+/* malloc'd compact text with ECOM_JSON_FLAGS (any JSON value, not only containers);
+ * caller frees. Same value => same bytes. */
+char *jsonx_dumps(const json_t *j);
+
+/* FNV-1a 64 over bytes, continuing from h (start with JSONX_FNV_OFFSET). */
+#define JSONX_FNV_OFFSET 0xcbf29ce484222325ULL
+uint64_t jsonx_fnv1a(uint64_t h, const void *p, size_t n);
+/* FNV-1a 64 of the ECOM_JSON_FLAGS | JSON_SORT_KEYS serialization: equal for equal
+ * values whatever their key order. For trace hashing. */
+uint64_t jsonx_hash(const json_t *j);
+
+#endif
