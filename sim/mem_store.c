@@ -1,0 +1,481 @@
+/* mem_store.c — in-memory store.h: collections sorted by name, documents in a chained hash
+ * index keyed by _id (FNV-1a, fixed: no seed) for O(1) get/replace, and a lazily rebuilt
+ * _id-sorted view for iteration. Hash order is never observable: every walk that returns
+ * documents goes through the sorted view or sorts its results. */
+#include "sim/mem_store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MEM_STORE_BUCKETS_MIN 16
+#define MEM_STORE_COLLS_MIN 8
+
+struct mem_doc {
+	char *id;
+	json_t *doc;	      /* owned; never handed out */
+	struct mem_doc *next; /* hash chain */
+	size_t dense_idx;     /* position in coll->dense */
+	uint64_t hash;
+};
+
+struct mem_coll {
+	char *name;
+	struct mem_doc **buckets; /* n_buckets chains; a power of two */
+	size_t n_buckets;
+	struct mem_doc **dense; /* every document, in no particular order */
+	size_t n, cap;
+	struct mem_doc **sorted; /* dense sorted by _id; valid unless sorted_dirty */
+	size_t sorted_cap;
+	int sorted_dirty;
+};
+
+struct mem_store {
+	struct store base;
+	struct mem_coll **colls; /* sorted by name */
+	size_t n_colls, cap_colls;
+};
+
+static const struct store_ops mem_ops;
+
+static struct mem_store *mem_of(struct store *s)
+{
+	ECOM_ASSERT(s && s->ops == &mem_ops);
+	return (struct mem_store *)s;
+}
+
+static uint64_t mem_hash(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64 */
+
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- collections ------------------------------------------------------------------- */
+
+/* Index of coll in m->colls, or -(insertion point) - 1. */
+static long coll_search(const struct mem_store *m, const char *name)
+{
+	size_t lo = 0, hi = m->n_colls;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strcmp(m->colls[mid]->name, name);
+
+		if (cmp == 0)
+			return (long)mid;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -(long)lo - 1;
+}
+
+static struct mem_coll *coll_find(const struct mem_store *m, const char *name)
+{
+	long i = coll_search(m, name);
+
+	return i >= 0 ? m->colls[i] : NULL;
+}
+
+static struct mem_coll *coll_get_or_create(struct mem_store *m, const char *name)
+{
+	long i = coll_search(m, name);
+	size_t at;
+	struct mem_coll *c;
+
+	if (i >= 0)
+		return m->colls[i];
+	at = (size_t)(-i - 1);
+	if (m->n_colls == m->cap_colls) {
+		m->cap_colls = m->cap_colls ? m->cap_colls * 2 : MEM_STORE_COLLS_MIN;
+		m->colls = ecom_xrealloc(m->colls, m->cap_colls * sizeof(*m->colls));
+	}
+	c = ecom_xcalloc(1, sizeof(*c));
+	c->name = ecom_xstrdup(name);
+	c->n_buckets = MEM_STORE_BUCKETS_MIN;
+	c->buckets = ecom_xcalloc(c->n_buckets, sizeof(*c->buckets));
+	memmove(m->colls + at + 1, m->colls + at, (m->n_colls - at) * sizeof(*m->colls));
+	m->colls[at] = c;
+	m->n_colls++;
+	return c;
+}
+
+static void coll_free(struct mem_coll *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		json_decref(c->dense[i]->doc);
+		free(c->dense[i]->id);
+		free(c->dense[i]);
+	}
+	free(c->dense);
+	free(c->sorted);
+	free(c->buckets);
+	free(c->name);
+	free(c);
+}
+
+static struct mem_doc *coll_lookup(const struct mem_coll *c, const char *id)
+{
+	uint64_t h = mem_hash(id);
+
+	for (struct mem_doc *d = c->buckets[h & (c->n_buckets - 1)]; d; d = d->next) {
+		if (d->hash == h && strcmp(d->id, id) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+static void coll_rehash(struct mem_coll *c, size_t n_buckets)
+{
+	free(c->buckets);
+	c->buckets = ecom_xcalloc(n_buckets, sizeof(*c->buckets));
+	c->n_buckets = n_buckets;
+	/* Chains are rebuilt in dense order; chain order is never observable anyway. */
+	for (size_t i = 0; i < c->n; i++) {
+		struct mem_doc *d = c->dense[i];
+		size_t b = d->hash & (n_buckets - 1);
+
+		d->next = c->buckets[b];
+		c->buckets[b] = d;
+	}
+}
+
+/* Takes ownership of doc. The caller has checked that id is absent. */
+static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
+{
+	struct mem_doc *d = ecom_xcalloc(1, sizeof(*d));
+	size_t b;
+
+	d->id = ecom_xstrdup(id);
+	d->doc = doc;
+	d->hash = mem_hash(id);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : MEM_STORE_BUCKETS_MIN;
+		c->dense = ecom_xrealloc(c->dense, c->cap * sizeof(*c->dense));
+	}
+	d->dense_idx = c->n;
+	c->dense[c->n++] = d;
+	b = d->hash & (c->n_buckets - 1);
+	d->next = c->buckets[b];
+	c->buckets[b] = d;
+	c->sorted_dirty = 1;
+	if (c->n > c->n_buckets)
+		coll_rehash(c, c->n_buckets * 2);
+}
+
+static void coll_del(struct mem_coll *c, struct mem_doc *d)
+{
+	struct mem_doc **pp = &c->buckets[d->hash & (c->n_buckets - 1)];
+	struct mem_doc *last;
+
+	while (*pp != d)
+		pp = &(*pp)->next;
+	*pp = d->next;
+	last = c->dense[--c->n];
+	c->dense[d->dense_idx] = last;
+	last->dense_idx = d->dense_idx;
+	c->sorted_dirty = 1;
+	json_decref(d->doc);
+	free(d->id);
+	free(d);
+}
+
+static int mem_doc_id_cmp(const void *a, const void *b)
+{
+	return strcmp((*(struct mem_doc *const *)a)->id, (*(struct mem_doc *const *)b)->id);
+}
+
+/* The _id-ordered view; rebuilt only after an insert or a remove (ids are unique, so the
+ * order is total and qsort's instability cannot show). */
+static struct mem_doc **coll_sorted(struct mem_coll *c)
+{
+	if (!c->sorted_dirty)
+		return c->sorted;
+	if (c->sorted_cap < c->n) {
+		c->sorted_cap = c->cap;
+		c->sorted = ecom_xrealloc(c->sorted, c->sorted_cap * sizeof(*c->sorted));
+	}
+	if (c->n > 0) {
+		memcpy(c->sorted, c->dense, c->n * sizeof(*c->sorted));
+		qsort(c->sorted, c->n, sizeof(*c->sorted), mem_doc_id_cmp);
+	}
+	c->sorted_dirty = 0;
+	return c->sorted;
+}
+
+/* ---- value comparison (MongoDB's order for the types we store) ---------------------- */
+
+/* Missing/null < numbers < strings < objects < arrays < booleans. */
+static int value_rank(const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_number(v))
+		return 1;
+	if (json_is_string(v))
+		return 2;
+	if (json_is_object(v))
+		return 3;
+	if (json_is_array(v))
+		return 4;
+	return 5;
+}
+
+/* Total order on the ranks above; values of one rank compare by value (numbers, strings,
+ * booleans) or as equal (objects, arrays: sorting on them is not part of the interface). */
+static int value_cmp(const json_t *a, const json_t *b)
+{
+	int ra = value_rank(a), rb = value_rank(b);
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	switch (ra) {
+	case 1:
+		if (json_is_integer(a) && json_is_integer(b)) {
+			json_int_t x = json_integer_value(a), y = json_integer_value(b);
+
+			return (x > y) - (x < y);
+		} else {
+			double x = json_number_value(a), y = json_number_value(b);
+
+			return (x > y) - (x < y);
+		}
+	case 2: {
+		int c = strcmp(json_string_value(a), json_string_value(b));
+
+		return (c > 0) - (c < 0);
+	}
+	case 5:
+		return json_is_true(a) - json_is_true(b);
+	default:
+		return 0;
+	}
+}
+
+/* EQ/RANGE never match a missing field or a value of another type (MongoDB's bracketing). */
+static int query_matches(const struct store_query *q, const json_t *doc)
+{
+	const json_t *v;
+
+	if (q->op == STORE_ALL)
+		return 1;
+	v = json_object_get(doc, q->field);
+	if (!v || json_is_null(v))
+		return 0;
+	if (q->op == STORE_EQ)
+		return value_rank(v) == value_rank(q->value) && value_cmp(v, q->value) == 0;
+	if (q->lo && (value_rank(v) != value_rank(q->lo) || value_cmp(v, q->lo) < 0))
+		return 0;
+	if (q->hi && (value_rank(v) != value_rank(q->hi) || value_cmp(v, q->hi) > 0))
+		return 0;
+	return 1;
+}
+
+struct find_sort {
+	const char *field; /* NULL: by _id only */
+	int descending;
+};
+
+/* qsort has no context argument in C17, so a match carries its sort key with it. */
+struct find_hit {
+	const struct mem_doc *d;
+	const json_t *key;
+	const struct find_sort *sort;
+};
+
+static int find_hit_cmp(const void *pa, const void *pb)
+{
+	const struct find_hit *a = pa, *b = pb;
+	int c;
+
+	if (a->sort->field) {
+		c = value_cmp(a->key, b->key);
+		if (c != 0)
+			return a->sort->descending ? -c : c;
+	}
+	/* Ties (and unsorted queries) by _id ascending, whatever the direction. */
+	return strcmp(a->d->id, b->d->id);
+}
+
+/* ---- store_ops ----------------------------------------------------------------------- */
+
+static int mem_get(struct store *s, const char *coll, const char *id, json_t **out,
+		   struct ecom_err *err)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
+
+	if (!d)
+		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
+	*out = json_deep_copy(d->doc);
+	ECOM_ASSERT(*out);
+	return ECOM_OK;
+}
+
+static int mem_insert(struct store *s, const char *coll, json_t *doc, struct ecom_err *err)
+{
+	struct mem_coll *c = coll_get_or_create(mem_of(s), coll);
+	const char *id = json_string_value(json_object_get(doc, "_id"));
+	json_t *copy;
+
+	ECOM_ASSERT(id);
+	if (coll_lookup(c, id))
+		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: duplicate _id", coll, id);
+	copy = json_deep_copy(doc);
+	ECOM_ASSERT(copy);
+	coll_add(c, id, copy);
+	return ECOM_OK;
+}
+
+static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t expected_version,
+		       struct ecom_err *err)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	const char *id = json_string_value(json_object_get(doc, "_id"));
+	struct mem_doc *d;
+	json_int_t have;
+	json_t *copy;
+
+	ECOM_ASSERT(id);
+	d = c ? coll_lookup(c, id) : NULL;
+	if (!d)
+		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
+	have = json_integer_value(json_object_get(d->doc, "version"));
+	if (have != expected_version)
+		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: version %lld, expected %lld", coll,
+				    id, (long long)have, (long long)expected_version);
+	copy = json_deep_copy(doc);
+	ECOM_ASSERT(copy);
+	json_decref(d->doc);
+	d->doc = copy;
+	return ECOM_OK;
+}
+
+static int mem_find(struct store *s, const char *coll, const struct store_query *q, json_t **out,
+		    struct ecom_err *err)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct find_sort sort = { .field = q->sort_field, .descending = q->descending };
+	struct find_hit *hits = NULL;
+	size_t n_hits = 0, n_out;
+	json_t *arr;
+
+	ECOM_ASSERT(q->op == STORE_ALL || q->field);
+	ECOM_ASSERT(q->op != STORE_EQ || q->value);
+	arr = json_array();
+	ECOM_ASSERT(arr);
+	if (!c || c->n == 0)
+		goto out;
+	hits = ecom_xmalloc(c->n * sizeof(*hits));
+	for (size_t i = 0; i < c->n; i++) {
+		const struct mem_doc *d = c->dense[i];
+
+		if (!query_matches(q, d->doc))
+			continue;
+		hits[n_hits].d = d;
+		hits[n_hits].key = sort.field ? json_object_get(d->doc, sort.field) : NULL;
+		hits[n_hits].sort = &sort;
+		n_hits++;
+	}
+	/* The order is total (ties broken by the unique _id), so qsort's instability and the
+	 * dense array's order cannot show in the result. */
+	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
+	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
+	for (size_t i = 0; i < n_out; i++) {
+		json_t *copy = json_deep_copy(hits[i].d->doc);
+
+		ECOM_ASSERT(copy);
+		json_array_append_new(arr, copy);
+	}
+out:
+	free(hits);
+	*out = arr;
+	(void)err;
+	return ECOM_OK;
+}
+
+static int mem_remove(struct store *s, const char *coll, const char *id, struct ecom_err *err)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
+
+	if (!d)
+		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
+	coll_del(c, d);
+	return ECOM_OK;
+}
+
+static void mem_destroy(struct store *s)
+{
+	struct mem_store *m = mem_of(s);
+
+	for (size_t i = 0; i < m->n_colls; i++)
+		coll_free(m->colls[i]);
+	free(m->colls);
+	free(m);
+}
+
+static const struct store_ops mem_ops = {
+	.name = "mem",
+	.get = mem_get,
+	.insert = mem_insert,
+	.replace = mem_replace,
+	.find = mem_find,
+	.remove = mem_remove,
+	.destroy = mem_destroy,
+};
+
+struct store *mem_store_new(void)
+{
+	struct mem_store *m = ecom_xcalloc(1, sizeof(*m));
+
+	m->base.ops = &mem_ops;
+	return &m->base;
+}
+
+/* ---- inspection ---------------------------------------------------------------------- */
+
+size_t mem_store_count(struct store *s, const char *coll)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+
+	return c ? c->n : 0;
+}
+
+int mem_store_foreach(struct store *s, const char *coll,
+		      int (*fn)(void *arg, const json_t *doc), void *arg)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc **sorted;
+	size_t n;
+
+	ECOM_ASSERT(fn);
+	if (!c)
+		return 0;
+	sorted = coll_sorted(c);
+	n = c->n;
+	for (size_t i = 0; i < n; i++) {
+		int rc = fn(arg, sorted[i]->doc);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int mem_store_collections(struct store *s, const char ***names, size_t *n)
+{
+	struct mem_store *m = mem_of(s);
+
+	ECOM_ASSERT(names && n);
+	*names = ecom_xcalloc(m->n_colls, sizeof(**names));
+	for (size_t i = 0; i < m->n_colls; i++)
+		(*names)[i] = m->colls[i]->name;
+	*n = m->n_colls;
+	return ECOM_OK;
+}

@@ -1,0 +1,28 @@
+/* mem_store.h — the in-memory document store (store.h semantics, no faults of its own).
+ * Documents are deep-copied in and out; per-collection hash index with a fixed hash plus an
+ * _id-sorted view, so every result and iteration order is a function of the data alone. */
+#ifndef ECOM_SIM_MEM_STORE_H
+#define ECOM_SIM_MEM_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/store.h"
+
+/* A new empty store; free with store_destroy(). Never fails (aborts on OOM). */
+struct store *mem_store_new(void);
+
+/* For invariant checkers and tests; s must come from mem_store_new(). */
+
+/* Number of documents in coll (0 if the collection does not exist). */
+size_t mem_store_count(struct store *s, const char *coll);
+/* Calls fn(arg, doc) for every document of coll in ascending _id order. doc is borrowed and
+ * read-only; fn must not modify the store. A nonzero return from fn stops the walk and is
+ * returned; otherwise 0. */
+int mem_store_foreach(struct store *s, const char *coll,
+		      int (*fn)(void *arg, const json_t *doc), void *arg);
+/* *names = a new array of the collection names, sorted by strcmp; *n its length. The names
+ * are borrowed from the store (valid until it changes); the caller frees only the array. */
+int mem_store_collections(struct store *s, const char ***names, size_t *n);
+
+#endif

@@ -1,0 +1,173 @@
+/* test_store_mem.c — the store contract suite against sim/mem_store, plus what only the
+ * in-memory store offers: counts, _id-ordered iteration and the collection list. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/mem_store.h"
+#include "support/store_contract.h"
+
+#define MEM_TEST_MANY 2000
+
+static struct store *make_mem(void *arg)
+{
+	(void)arg;
+	return mem_store_new();
+}
+
+static void insert_doc(struct store *s, const char *coll, const char *id, int64_t total)
+{
+	json_t *d = json_pack("{s:s, s:i, s:I}", "_id", id, "version", 1, "total",
+			      (json_int_t)total);
+
+	assert_int_equal(store_insert(s, coll, d, NULL), ECOM_OK);
+	json_decref(d);
+}
+
+struct walk {
+	char ids[64][16];
+	size_t n;
+	size_t stop_after; /* 0: never stop */
+};
+
+static int walk_fn(void *arg, const json_t *doc)
+{
+	struct walk *w = arg;
+
+	if (w->n < 64)
+		snprintf(w->ids[w->n], sizeof(w->ids[w->n]), "%s",
+			 json_string_value(json_object_get(doc, "_id")));
+	w->n++;
+	if (w->stop_after && w->n == w->stop_after)
+		return 42;
+	return 0;
+}
+
+static void test_count_foreach(void **state)
+{
+	struct store *s = mem_store_new();
+	struct walk w = { .n = 0 };
+	static const char *const ids[] = { "m", "b", "z", "a", "q" };
+
+	(void)state;
+	assert_int_equal(mem_store_count(s, "none"), 0);
+	assert_int_equal(mem_store_foreach(s, "none", walk_fn, &w), 0);
+	assert_int_equal(w.n, 0);
+	for (size_t i = 0; i < ECOM_ARRAY_LEN(ids); i++)
+		insert_doc(s, "c", ids[i], (int64_t)i);
+	assert_int_equal(mem_store_count(s, "c"), 5);
+	assert_int_equal(mem_store_foreach(s, "c", walk_fn, &w), 0);
+	assert_int_equal(w.n, 5);
+	assert_string_equal(w.ids[0], "a");
+	assert_string_equal(w.ids[1], "b");
+	assert_string_equal(w.ids[2], "m");
+	assert_string_equal(w.ids[3], "q");
+	assert_string_equal(w.ids[4], "z");
+	/* Removal and re-insertion keep the walk in _id order. */
+	assert_int_equal(store_remove(s, "c", "b", NULL), ECOM_OK);
+	insert_doc(s, "c", "c", 9);
+	w = (struct walk){ .stop_after = 3 };
+	assert_int_equal(mem_store_foreach(s, "c", walk_fn, &w), 42);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.ids[0], "a");
+	assert_string_equal(w.ids[1], "c");
+	assert_string_equal(w.ids[2], "m");
+	assert_int_equal(mem_store_count(s, "c"), 5);
+	store_destroy(s);
+}
+
+static void test_collections(void **state)
+{
+	struct store *s = mem_store_new();
+	const char **names = NULL;
+	size_t n = 99;
+
+	(void)state;
+	assert_int_equal(mem_store_collections(s, &names, &n), ECOM_OK);
+	assert_int_equal(n, 0);
+	free(names);
+	insert_doc(s, "payments", "p", 1);
+	insert_doc(s, "orders", "o", 1);
+	insert_doc(s, "inventory", "i", 1);
+	insert_doc(s, "orders", "o2", 1);
+	assert_int_equal(mem_store_collections(s, &names, &n), ECOM_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(names[0], "inventory");
+	assert_string_equal(names[1], "orders");
+	assert_string_equal(names[2], "payments");
+	free(names);
+	store_destroy(s);
+}
+
+/* Enough documents to force several rehashes, removing and replacing along the way, checked
+ * against what must be there. */
+static void test_many(void **state)
+{
+	struct store *s = mem_store_new();
+	struct store_query q = { .op = STORE_ALL };
+	char id[32];
+	json_t *out = NULL;
+	int64_t sum = 0, want = 0;
+	size_t i;
+	json_t *doc;
+
+	(void)state;
+	for (int k = 0; k < MEM_TEST_MANY; k++) {
+		snprintf(id, sizeof(id), "k%d", (k * 7919) % MEM_TEST_MANY);
+		insert_doc(s, "big", id, (k * 7919) % MEM_TEST_MANY);
+	}
+	for (int k = 0; k < MEM_TEST_MANY; k += 3) {
+		snprintf(id, sizeof(id), "k%d", k);
+		assert_int_equal(store_remove(s, "big", id, NULL), ECOM_OK);
+	}
+	for (int k = 1; k < MEM_TEST_MANY; k += 3) {
+		json_t *d;
+
+		snprintf(id, sizeof(id), "k%d", k);
+		d = json_pack("{s:s, s:i, s:I}", "_id", id, "version", 2, "total", (json_int_t)-k);
+		assert_int_equal(store_replace(s, "big", d, 1, NULL), ECOM_OK);
+		json_decref(d);
+	}
+	for (int k = 0; k < MEM_TEST_MANY; k++) {
+		if (k % 3 == 1)
+			want -= k;
+		else if (k % 3 == 2)
+			want += k;
+		snprintf(id, sizeof(id), "k%d", k);
+		assert_int_equal(store_get(s, "big", id, &out, NULL),
+				 k % 3 == 0 ? ECOM_NOT_FOUND : ECOM_OK);
+		json_decref(out);
+	}
+	assert_int_equal(mem_store_count(s, "big"), MEM_TEST_MANY - (MEM_TEST_MANY + 2) / 3);
+	assert_int_equal(store_find(s, "big", &q, &out, NULL), ECOM_OK);
+	assert_int_equal(json_array_size(out), mem_store_count(s, "big"));
+	json_array_foreach(out, i, doc) {
+		sum += json_integer_value(json_object_get(doc, "total"));
+		if (i > 0)
+			assert_true(strcmp(json_string_value(json_object_get(
+						   json_array_get(out, i - 1), "_id")),
+					   json_string_value(json_object_get(doc, "_id"))) < 0);
+	}
+	assert_int_equal(sum, want);
+	json_decref(out);
+	store_destroy(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_count_foreach),
+		cmocka_unit_test(test_collections),
+		cmocka_unit_test(test_many),
+	};
+	int failed = store_contract_run("store_contract_mem", make_mem, NULL, NULL);
+
+	failed += cmocka_run_group_tests_name("mem_store", tests, NULL, NULL);
+	return failed ? 1 : 0;
+}
