@@ -82,19 +82,51 @@ void clock_format_iso(int64_t wall_ms, char out[25])
 	out[24] = '\0';
 }
 
+/* n ASCII digits at s, as a number; -1 if any is not a digit (sscanf would take signs and
+ * spaces, letting "T-1:00:00Z" through). */
+static int parse_digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return m == 2 ? 28 + leap : mdays[m - 1];
+}
+
+#define CLOCK_ISO_FRAC_DIGITS_MAX 9
+
 int clock_parse_iso(const char *s, int64_t *wall_ms)
 {
-	int y, mo, d, h, mi, sec, ms = 0, n = 0;
-	size_t len = strlen(s);
+	int y, mo, d, h, mi, sec, ms = 0, n = 19;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
-	    n != 19)
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+	    s[16] != ':')
+		return ECOM_INVALID;
+	y = parse_digits(s, 4);
+	mo = parse_digits(s + 5, 2);
+	d = parse_digits(s + 8, 2);
+	h = parse_digits(s + 11, 2);
+	mi = parse_digits(s + 14, 2);
+	sec = parse_digits(s + 17, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || sec < 0 || sec > 59)
 		return ECOM_INVALID;
 	if (s[n] == '.') {
 		int digits = 0;
 
 		n++;
-		while (s[n] >= '0' && s[n] <= '9') {
+		while (s[n] >= '0' && s[n] <= '9' && digits < CLOCK_ISO_FRAC_DIGITS_MAX) {
 			if (digits < 3)
 				ms = ms * 10 + (s[n] - '0');
 			digits++;
@@ -102,14 +134,10 @@ int clock_parse_iso(const char *s, int64_t *wall_ms)
 		}
 		if (digits == 0)
 			return ECOM_INVALID;
-		while (digits < 3) {
+		for (; digits < 3; digits++)
 			ms *= 10;
-			digits++;
-		}
 	}
-	if ((size_t)n + 1 != len || s[n] != 'Z')
-		return ECOM_INVALID;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (s[n] != 'Z' || s[n + 1] != '\0')
 		return ECOM_INVALID;
 	*wall_ms = days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 +
 		   (int64_t)mi * 60000 + (int64_t)sec * 1000 + ms;
