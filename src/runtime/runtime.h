@@ -15,8 +15,9 @@
  * Stored aggregate layout (one flat document per aggregate, in the service's collection):
  *   {"_id": id, "version": n, <the handler's state fields>, "inbox": [eventId...],
  *    "outbox": [{"topic": t, "at": us, "event": {...envelope...}}], "outbox_n": k,
+ *    "outbox_at": us (oldest pending entry; present only while the outbox is non-empty),
  *    "wake_at": us   (present only while a timer is set)}
- * The reserved keys (_id, version, inbox, outbox, outbox_n, wake_at) are stripped before a
+ * The reserved keys (_id, version, inbox, outbox, outbox_n, outbox_at, wake_at) are stripped before a
  * handler sees the state and merged back on commit; handlers must not use those names.
  * State fields are top-level so that store_find can query them (e.g. status, updated_us).
  */
@@ -115,6 +116,17 @@ enum rt_event {
 };
 const char *rt_event_name(enum rt_event e);
 
+/* Headers the runtime writes on every ops.DeadLetter.v1 (envelope headers and broker
+ * headers alike). The read model keys dead_letters by original topic:partition:offset. */
+#define RT_HDR_ORIGINAL_TOPIC "x-original-topic"
+#define RT_HDR_ORIGINAL_PARTITION "x-original-partition"
+#define RT_HDR_ORIGINAL_OFFSET "x-original-offset"
+#define RT_HDR_ERROR "x-error"
+#define RT_HDR_ATTEMPTS "x-attempts"
+#define RT_HDR_FIRST_FAILURE "x-first-failure"
+#define RT_HDR_LAST_FAILURE "x-last-failure"
+#define RT_HDR_REPLAY "x-replay"
+
 struct runtime;
 
 struct runtime_observer {
@@ -162,7 +174,7 @@ typedef int (*svc_exec_fn)(void *arg, struct svc_ctx *ctx, json_t **state);
 int runtime_exec(struct runtime *rt, const char *collection, const char *id, svc_exec_fn fn,
 		 void *arg, struct ecom_err *err);
 
-/* Leaves the broker group and frees memory (the broker/store are not destroyed). */
+/* Frees the runtime. The owner destroys the broker (which leaves the group) and the store. */
 void runtime_free(struct runtime *rt);
 
 const char *runtime_instance(const struct runtime *rt);
