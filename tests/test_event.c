@@ -318,6 +318,22 @@ static void test_invalid_payloads(void **state)
 	}
 }
 
+static void test_items_bound(void **state)
+{
+	json_t *p = js("{\"orderId\":\"o-1\",\"total\":1}");
+	json_t *items = json_array();
+	struct ecom_err err;
+
+	for (int i = 0; i < 1000; i++)
+		json_array_append_new(items, js("{\"sku\":\"S\",\"qty\":1}"));
+	jsonx_set_new(p, "items", items);
+	assert_int_equal(event_validate_payload(EV_ORDER_CREATED, p, &err), ECOM_OK);
+	json_array_append_new(items, js("{\"sku\":\"S\",\"qty\":1}"));
+	assert_int_equal(event_validate_payload(EV_ORDER_CREATED, p, &err), ECOM_INVALID);
+	assert_msg_prefix(&err, "payload.items: more than 1000 items");
+	json_decref(p);
+}
+
 /* A valid envelope as a JSON object, to be broken one field at a time. */
 static json_t *valid_env(void)
 {
@@ -686,6 +702,7 @@ int main(void)
 		cmocka_unit_test(test_golden_order_created),
 		cmocka_unit_test(test_causation_and_headers_wire_forms),
 		cmocka_unit_test(test_invalid_payloads),
+		cmocka_unit_test(test_items_bound),
 		cmocka_unit_test(test_bad_envelope_fields),
 		cmocka_unit_test(test_malformed_json),
 		cmocka_unit_test(test_money_round_trip),

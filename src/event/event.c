@@ -179,8 +179,13 @@ static int check_headers(json_t *h, struct ecom_err *err)
 	return ECOM_OK;
 }
 
-/* Validates obj and fills the scalar fields of *e (strings borrowed from obj). */
-static int envelope_check(json_t *obj, struct envelope *e, const char **strs,
+/* The envelope's strings, borrowed from the JSON object being checked. */
+struct env_strs {
+	const char *event_id, *correlation_id, *causation_id, *key;
+};
+
+/* Validates obj and fills the scalar fields of *e and the borrowed strings. */
+static int envelope_check(json_t *obj, struct envelope *e, struct env_strs *strs,
 			  struct ecom_err *err)
 {
 	const char *type_name;
@@ -189,10 +194,10 @@ static int envelope_check(json_t *obj, struct envelope *e, const char **strs,
 
 	if (!json_is_object(obj))
 		return ecom_err_set(err, ECOM_INVALID, "envelope: must be a JSON object");
-	rc = get_nonempty(obj, "eventId", &strs[0], err);
+	rc = get_nonempty(obj, "eventId", &strs->event_id, err);
 	if (rc)
 		return rc;
-	if (strlen(strs[0]) > EVENT_ID_MAX)
+	if (strlen(strs->event_id) > EVENT_ID_MAX)
 		return ecom_err_set(err, ECOM_INVALID, "eventId: longer than %d bytes",
 				    EVENT_ID_MAX);
 	rc = get_nonempty(obj, "type", &type_name, err);
@@ -210,14 +215,14 @@ static int envelope_check(json_t *obj, struct envelope *e, const char **strs,
 		return ecom_err_set(err, ECOM_INVALID,
 				    "timestamp: must be an ISO-8601 UTC time like "
 				    "2026-01-01T00:00:00.000Z");
-	rc = get_nonempty(obj, "correlationId", &strs[1], err);
+	rc = get_nonempty(obj, "correlationId", &strs->correlation_id, err);
 	if (rc)
 		return rc;
 	v = json_object_get(obj, "causationId");
 	if (v && !json_is_null(v) && !json_is_string(v))
 		return ecom_err_set(err, ECOM_INVALID, "causationId: must be a string or absent");
-	strs[2] = json_is_string(v) ? json_string_value(v) : NULL;
-	rc = get_nonempty(obj, "key", &strs[3], err);
+	strs->causation_id = json_is_string(v) ? json_string_value(v) : NULL;
+	rc = get_nonempty(obj, "key", &strs->key, err);
 	if (rc)
 		return rc;
 	v = json_object_get(obj, "payload");
@@ -235,20 +240,20 @@ static int envelope_check(json_t *obj, struct envelope *e, const char **strs,
 /* copy: deep-copy payload/headers (obj is borrowed) or take references (obj is ours). */
 static int envelope_load(json_t *obj, struct envelope *e, int copy, struct ecom_err *err)
 {
-	const char *strs[4] = { NULL, NULL, NULL, NULL };
+	struct env_strs strs = { NULL, NULL, NULL, NULL };
 	struct envelope tmp;
 	json_t *h;
 	int rc;
 
 	memset(&tmp, 0, sizeof(tmp));
 	memset(e, 0, sizeof(*e));
-	rc = envelope_check(obj, &tmp, strs, err);
+	rc = envelope_check(obj, &tmp, &strs, err);
 	if (rc)
 		goto out;
-	tmp.event_id = ecom_xstrdup(strs[0]);
-	tmp.correlation_id = ecom_xstrdup(strs[1]);
-	tmp.causation_id = strs[2] ? ecom_xstrdup(strs[2]) : NULL;
-	tmp.key = ecom_xstrdup(strs[3]);
+	tmp.event_id = ecom_xstrdup(strs.event_id);
+	tmp.correlation_id = ecom_xstrdup(strs.correlation_id);
+	tmp.causation_id = strs.causation_id ? ecom_xstrdup(strs.causation_id) : NULL;
+	tmp.key = ecom_xstrdup(strs.key);
 	tmp.payload = json_object_get(obj, "payload");
 	h = json_object_get(obj, "headers");
 	if (!json_is_object(h))
