@@ -18,13 +18,21 @@
 /* 2026-01-01T00:00:00.123Z */
 #define WALL_MS (1767225600000LL + 123)
 
+/* Parses test JSON written with single quotes for readability ({'a':1}); no fixture
+ * contains an apostrophe. */
 static json_t *js(const char *text)
 {
 	json_error_t jerr;
-	json_t *j = json_loads(text, JSON_DECODE_ANY, &jerr);
+	char *dq = strdup(text);
+	json_t *j;
 
+	for (char *c = dq; *c; c++)
+		if (*c == '\'')
+			*c = '"';
+	j = json_loads(dq, JSON_DECODE_ANY, &jerr);
 	if (!j)
-		fail_msg("bad test JSON %s: %s", text, jerr.text);
+		fail_msg("bad test JSON %s: %s", dq, jerr.text);
+	free(dq);
 	return j;
 }
 
@@ -49,87 +57,87 @@ struct type_case {
 
 static const struct type_case cases[] = {
 	{ EV_ORDER_CREATED,
-	  "{\"orderId\":\"o-1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"total\":20}",
-	  { { "{\"orderId\":\"o-1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2},{\"sku\":\"S\",\"qty\":0}],"
-	      "\"total\":20}",
+	  "{'orderId':'o-1','items':[{'sku':'SKU-1','qty':2}],'total':20}",
+	  { { "{'orderId':'o-1','items':[{'sku':'SKU-1','qty':2},{'sku':'S','qty':0}],"
+	      "'total':20}",
 	      "payload.items[1].qty: must be a positive integer" },
-	    { "{\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"total\":20}", "payload.orderId: is required" },
-	    { "{\"orderId\":\"o-1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"total\":19.999}",
+	    { "{'items':[{'sku':'SKU-1','qty':2}],'total':20}", "payload.orderId: is required" },
+	    { "{'orderId':'o-1','items':[{'sku':'SKU-1','qty':2}],'total':19.999}",
 	      "payload.total: " },
-	    { "{\"orderId\":\"o-1\",\"items\":[],\"total\":0,\"attempt\":-1}", "payload.items: " } } },
+	    { "{'orderId':'o-1','items':[],'total':0,'attempt':-1}", "payload.items: " } } },
 	{ EV_INVENTORY_RESERVED,
-	  "{\"orderId\":\"o-1\",\"reservedItems\":[{\"sku\":\"SKU-1\",\"qty\":2}],\"total\":19.99,"
-	  "\"attempt\":1}",
-	  { { "{\"orderId\":\"o-1\",\"reservedItems\":[{\"sku\":\"\",\"qty\":2}]}",
+	  "{'orderId':'o-1','reservedItems':[{'sku':'SKU-1','qty':2}],'total':19.99,"
+	  "'attempt':1}",
+	  { { "{'orderId':'o-1','reservedItems':[{'sku':'','qty':2}]}",
 	      "payload.reservedItems[0].sku: must be a non-empty string" },
-	    { "{\"orderId\":\"o-1\",\"reservedItems\":[{\"sku\":\"a\",\"qty\":1}],\"total\":\"20\"}",
+	    { "{'orderId':'o-1','reservedItems':[{'sku':'a','qty':1}],'total':'20'}",
 	      "payload.total: " },
-	    { "{\"orderId\":\"o-1\",\"reservedItems\":[{\"sku\":\"a\",\"qty\":1}],\"attempt\":1.5}",
+	    { "{'orderId':'o-1','reservedItems':[{'sku':'a','qty':1}],'attempt':1.5}",
 	      "payload.attempt: must be an integer >= 0" } } },
-	{ EV_INVENTORY_FAILED, "{\"orderId\":\"o-1\",\"reason\":\"out_of_stock\"}",
-	  { { "{\"orderId\":\"o-1\",\"reason\":5}", "payload.reason: must be a string" },
-	    { "{\"reason\":\"x\"}", "payload.orderId: is required" },
-	    { "{\"orderId\":\"o-1\",\"reason\":\"x\",\"attempt\":-1}", "payload.attempt: " } } },
-	{ EV_PAYMENT_AUTHORIZED, "{\"orderId\":\"o-1\",\"amount\":20,\"authId\":\"auth-1\"}",
-	  { { "{\"orderId\":\"o-1\",\"amount\":-1,\"authId\":\"a\"}", "payload.amount: " },
-	    { "{\"orderId\":\"o-1\",\"amount\":1,\"authId\":null}", "payload.authId: " } } },
-	{ EV_PAYMENT_FAILED, "{\"orderId\":\"o-1\",\"reason\":\"declined\"}",
-	  { { "{\"orderId\":\"o-1\"}", "payload.reason: is required" },
-	    { "{\"orderId\":\"\",\"reason\":\"x\"}", "payload.orderId: must be a non-empty string" } } },
-	{ EV_ORDER_SHIPPED, "{\"orderId\":\"o-1\",\"carrier\":\"UPS\",\"trackingId\":\"T1\"}",
-	  { { "{\"orderId\":\"o-1\",\"trackingId\":\"T1\"}", "payload.carrier: is required" },
-	    { "{\"orderId\":\"o-1\",\"carrier\":\"UPS\",\"trackingId\":7}", "payload.trackingId: " } } },
-	{ EV_SHIPPING_FAILED, "{\"orderId\":\"o-1\",\"reason\":\"carrier_down\"}",
-	  { { "{\"orderId\":\"o-1\",\"reason\":[]}", "payload.reason: " },
-	    { "{\"orderId\":7,\"reason\":\"x\"}", "payload.orderId: " } } },
-	{ EV_PAYMENT_REFUNDED, "{\"orderId\":\"o-1\",\"amount\":19.99,\"refundId\":\"r-1\"}",
-	  { { "{\"orderId\":\"o-1\",\"amount\":\"x\",\"refundId\":\"r\"}", "payload.amount: " },
-	    { "{\"orderId\":\"o-1\",\"amount\":1}", "payload.refundId: is required" } } },
-	{ EV_RETRY_REQUESTED, "{\"orderId\":\"o-1\",\"step\":\"payment\",\"attempt\":2}",
-	  { { "{\"orderId\":\"o-1\",\"step\":\"billing\"}",
+	{ EV_INVENTORY_FAILED, "{'orderId':'o-1','reason':'out_of_stock'}",
+	  { { "{'orderId':'o-1','reason':5}", "payload.reason: must be a string" },
+	    { "{'reason':'x'}", "payload.orderId: is required" },
+	    { "{'orderId':'o-1','reason':'x','attempt':-1}", "payload.attempt: " } } },
+	{ EV_PAYMENT_AUTHORIZED, "{'orderId':'o-1','amount':20,'authId':'auth-1'}",
+	  { { "{'orderId':'o-1','amount':-1,'authId':'a'}", "payload.amount: " },
+	    { "{'orderId':'o-1','amount':1,'authId':null}", "payload.authId: " } } },
+	{ EV_PAYMENT_FAILED, "{'orderId':'o-1','reason':'declined'}",
+	  { { "{'orderId':'o-1'}", "payload.reason: is required" },
+	    { "{'orderId':'','reason':'x'}", "payload.orderId: must be a non-empty string" } } },
+	{ EV_ORDER_SHIPPED, "{'orderId':'o-1','carrier':'UPS','trackingId':'T1'}",
+	  { { "{'orderId':'o-1','trackingId':'T1'}", "payload.carrier: is required" },
+	    { "{'orderId':'o-1','carrier':'UPS','trackingId':7}", "payload.trackingId: " } } },
+	{ EV_SHIPPING_FAILED, "{'orderId':'o-1','reason':'carrier_down'}",
+	  { { "{'orderId':'o-1','reason':[]}", "payload.reason: " },
+	    { "{'orderId':7,'reason':'x'}", "payload.orderId: " } } },
+	{ EV_PAYMENT_REFUNDED, "{'orderId':'o-1','amount':19.99,'refundId':'r-1'}",
+	  { { "{'orderId':'o-1','amount':'x','refundId':'r'}", "payload.amount: " },
+	    { "{'orderId':'o-1','amount':1}", "payload.refundId: is required" } } },
+	{ EV_RETRY_REQUESTED, "{'orderId':'o-1','step':'payment','attempt':2}",
+	  { { "{'orderId':'o-1','step':'billing'}",
 	      "payload.step: must be one of inventory, payment, shipping" },
-	    { "{\"orderId\":\"o-1\"}", "payload.step: is required" } } },
-	{ EV_COMPENSATION_REQUESTED, "{\"orderId\":\"o-1\",\"action\":\"refundPayment\"}",
-	  { { "{\"orderId\":\"o-1\",\"action\":\"refund\"}", "payload.action: must be one of" },
-	    { "{\"orderId\":5,\"action\":\"refundPayment\"}", "payload.orderId: " } } },
+	    { "{'orderId':'o-1'}", "payload.step: is required" } } },
+	{ EV_COMPENSATION_REQUESTED, "{'orderId':'o-1','action':'refundPayment'}",
+	  { { "{'orderId':'o-1','action':'refund'}", "payload.action: must be one of" },
+	    { "{'orderId':5,'action':'refundPayment'}", "payload.orderId: " } } },
 	{ EV_DEAD_LETTER,
-	  "{\"originalType\":\"order.OrderCreated.v1\",\"originalEventId\":\"e-1\",\"orderId\":\"o-1\","
-	  "\"error\":\"boom\",\"payload\":null,\"raw\":\"{\"}",
-	  { { "{\"originalType\":\"t\",\"originalEventId\":\"e\",\"payload\":{}}",
+	  "{'originalType':'order.OrderCreated.v1','originalEventId':'e-1','orderId':'o-1',"
+	  "'error':'boom','payload':null,'raw':'{'}",
+	  { { "{'originalType':'t','originalEventId':'e','payload':{}}",
 	      "payload.error: is required" },
-	    { "{\"originalType\":\"t\",\"originalEventId\":\"e\",\"error\":\"x\",\"raw\":5}",
+	    { "{'originalType':'t','originalEventId':'e','error':'x','raw':5}",
 	      "payload.raw: must be a string" },
-	    { "{\"originalType\":\"t\",\"originalEventId\":\"e\",\"error\":\"x\",\"orderId\":null}",
+	    { "{'originalType':'t','originalEventId':'e','error':'x','orderId':null}",
 	      "payload.orderId: must be a string" } } },
-	{ EV_INVENTORY_RELEASED, "{\"orderId\":\"o-1\",\"releasedItems\":[]}",
-	  { { "{\"orderId\":\"o-1\",\"releasedItems\":{}}", "payload.releasedItems: must be an array" },
-	    { "{\"orderId\":\"o-1\",\"releasedItems\":[{\"sku\":\"a\"}]}",
+	{ EV_INVENTORY_RELEASED, "{'orderId':'o-1','releasedItems':[]}",
+	  { { "{'orderId':'o-1','releasedItems':{}}", "payload.releasedItems: must be an array" },
+	    { "{'orderId':'o-1','releasedItems':[{'sku':'a'}]}",
 	      "payload.releasedItems[0].qty: must be a positive integer" },
-	    { "{\"orderId\":\"o-1\",\"releasedItems\":[7]}",
+	    { "{'orderId':'o-1','releasedItems':[7]}",
 	      "payload.releasedItems[0]: must be an object" } } },
-	{ EV_STOCK_COMMAND, "{\"orderId\":\"o-1\",\"sku\":\"SKU-1\",\"qty\":2,\"op\":\"hold\"}",
-	  { { "{\"orderId\":\"o-1\",\"sku\":\"SKU-1\",\"qty\":0,\"op\":\"hold\"}",
+	{ EV_STOCK_COMMAND, "{'orderId':'o-1','sku':'SKU-1','qty':2,'op':'hold'}",
+	  { { "{'orderId':'o-1','sku':'SKU-1','qty':0,'op':'hold'}",
 	      "payload.qty: must be a positive integer" },
-	    { "{\"orderId\":\"o-1\",\"sku\":\"SKU-1\",\"qty\":1,\"op\":\"take\"}",
+	    { "{'orderId':'o-1','sku':'SKU-1','qty':1,'op':'take'}",
 	      "payload.op: must be one of hold, release, commit" },
-	    { "{\"orderId\":\"o-1\",\"qty\":1,\"op\":\"hold\"}", "payload.sku: is required" } } },
+	    { "{'orderId':'o-1','qty':1,'op':'hold'}", "payload.sku: is required" } } },
 	{ EV_STOCK_RESULT,
-	  "{\"orderId\":\"o-1\",\"sku\":\"SKU-1\",\"qty\":0,\"op\":\"release\",\"ok\":true,"
-	  "\"reason\":\"absent\"}",
-	  { { "{\"orderId\":\"o-1\",\"sku\":\"S\",\"qty\":1,\"op\":\"hold\",\"ok\":\"yes\"}",
+	  "{'orderId':'o-1','sku':'SKU-1','qty':0,'op':'release','ok':true,"
+	  "'reason':'absent'}",
+	  { { "{'orderId':'o-1','sku':'S','qty':1,'op':'hold','ok':'yes'}",
 	      "payload.ok: must be a boolean" },
-	    { "{\"orderId\":\"o-1\",\"sku\":\"S\",\"qty\":-1,\"op\":\"hold\",\"ok\":false}",
+	    { "{'orderId':'o-1','sku':'S','qty':-1,'op':'hold','ok':false}",
 	      "payload.qty: must be an integer >= 0" },
-	    { "{\"orderId\":\"o-1\",\"sku\":\"S\",\"qty\":1,\"op\":\"hold\",\"ok\":false,\"reason\":1}",
+	    { "{'orderId':'o-1','sku':'S','qty':1,'op':'hold','ok':false,'reason':1}",
 	      "payload.reason: " } } },
 	{ EV_ORDER_STATUS_CHANGED,
-	  "{\"orderId\":\"o-1\",\"status\":\"SHIPPED\",\"seq\":3,\"attempt\":0}",
-	  { { "{\"orderId\":\"o-1\",\"status\":\"SHIPPED\",\"seq\":0}",
+	  "{'orderId':'o-1','status':'SHIPPED','seq':3,'attempt':0}",
+	  { { "{'orderId':'o-1','status':'SHIPPED','seq':0}",
 	      "payload.seq: must be a positive integer" },
-	    { "{\"orderId\":\"o-1\",\"status\":\"\",\"seq\":1}", "payload.status: " } } },
-	{ EV_STEP_TIMEOUT, "{\"orderId\":\"o-1\",\"step\":\"shipping\",\"attempt\":2}",
-	  { { "{\"orderId\":\"o-1\",\"step\":\"shipping\"}", "payload.attempt: is required" },
-	    { "{\"orderId\":\"o-1\",\"step\":\"x\",\"attempt\":0}", "payload.step: " } } },
+	    { "{'orderId':'o-1','status':'','seq':1}", "payload.status: " } } },
+	{ EV_STEP_TIMEOUT, "{'orderId':'o-1','step':'shipping','attempt':2}",
+	  { { "{'orderId':'o-1','step':'shipping'}", "payload.attempt: is required" },
+	    { "{'orderId':'o-1','step':'x','attempt':0}", "payload.step: " } } },
 };
 
 static void build(struct envelope *e, uint64_t seed, const struct type_case *c)
@@ -214,8 +222,10 @@ static void test_round_trip_every_type(void **state)
 static void test_golden_order_created(void **state)
 {
 	static const char golden[] =
-		"{\"eventId\":\"b358faf7-4ef9-465a-875c-3d964f482cd2\",\"type\":\"order.OrderCreated.v1\",\"version\":1,"
-		"\"timestamp\":\"2026-01-01T00:00:00.123Z\",\"correlationId\":\"b358faf7-4ef9-465a-875c-3d964f482cd2\","
+		"{\"eventId\":\"b358faf7-4ef9-465a-875c-3d964f482cd2\","
+		"\"type\":\"order.OrderCreated.v1\",\"version\":1,"
+		"\"timestamp\":\"2026-01-01T00:00:00.123Z\","
+		"\"correlationId\":\"b358faf7-4ef9-465a-875c-3d964f482cd2\","
 		"\"key\":\"o-1\",\"payload\":{\"orderId\":\"o-1\",\"items\":[{\"sku\":\"SKU-1\","
 		"\"qty\":2}],\"total\":19.99},\"headers\":{}}";
 	struct envelope e;
@@ -320,15 +330,15 @@ static void test_invalid_payloads(void **state)
 
 static void test_items_bound(void **state)
 {
-	json_t *p = js("{\"orderId\":\"o-1\",\"total\":1}");
+	json_t *p = js("{'orderId':'o-1','total':1}");
 	json_t *items = json_array();
 	struct ecom_err err;
 
 	for (int i = 0; i < 1000; i++)
-		json_array_append_new(items, js("{\"sku\":\"S\",\"qty\":1}"));
+		json_array_append_new(items, js("{'sku':'S','qty':1}"));
 	jsonx_set_new(p, "items", items);
 	assert_int_equal(event_validate_payload(EV_ORDER_CREATED, p, &err), ECOM_OK);
-	json_array_append_new(items, js("{\"sku\":\"S\",\"qty\":1}"));
+	json_array_append_new(items, js("{'sku':'S','qty':1}"));
 	assert_int_equal(event_validate_payload(EV_ORDER_CREATED, p, &err), ECOM_INVALID);
 	assert_msg_prefix(&err, "payload.items: more than 1000 items");
 	json_decref(p);
@@ -337,10 +347,10 @@ static void test_items_bound(void **state)
 /* A valid envelope as a JSON object, to be broken one field at a time. */
 static json_t *valid_env(void)
 {
-	return js("{\"eventId\":\"e-1\",\"type\":\"order.OrderCreated.v1\",\"version\":1,"
-		  "\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"correlationId\":\"c-1\","
-		  "\"causationId\":\"x-1\",\"key\":\"o-1\",\"payload\":{\"orderId\":\"o-1\","
-		  "\"items\":[{\"sku\":\"SKU-1\",\"qty\":1}],\"total\":10},\"headers\":{}}");
+	return js("{'eventId':'e-1','type':'order.OrderCreated.v1','version':1,"
+		  "'timestamp':'2026-01-01T00:00:00.000Z','correlationId':'c-1',"
+		  "'causationId':'x-1','key':'o-1','payload':{'orderId':'o-1',"
+		  "'items':[{'sku':'SKU-1','qty':1}],'total':10},'headers':{}}");
 }
 
 static void expect_bad_env(json_t *env, const char *prefix)
@@ -515,7 +525,7 @@ static void test_money_round_trip(void **state)
 static void test_money_rejects(void **state)
 {
 	static const char *const bad[] = {
-		"19.999", "-1", "-0.5", "\"20\"", "null", "true", "[]", "0.001",
+		"19.999", "19.99001", "1.000001", "-1", "-0.5", "\"20\"", "null", "true", "[]", "0.001",
 		"100000000001", "1e14", "{}",
 	};
 	static const struct {
