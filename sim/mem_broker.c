@@ -631,7 +631,9 @@ static int mem_commit(struct broker *b, const char *topic, int32_t partition, in
 	for (size_t i = 0; i < m->n_assign; i++) {
 		struct mem_assign *a = &m->assign[i];
 
-		if (a->partition != partition || strcmp(a->t->name, topic) != 0)
+		/* Callers usually pass back the name poll gave them: compare pointers first. */
+		if (a->partition != partition || (a->t->name != topic &&
+						  strcmp(a->t->name, topic) != 0))
 			continue;
 		if (next_offset > a->t->parts[partition].n)
 			return ecom_err_set(err, ECOM_INVALID,

@@ -457,6 +457,7 @@ static void test_commit_rules(void **state)
 	struct broker *p = fx_client(f, "p");
 	struct broker *a = fx_client(f, "a");
 	struct broker *b;
+	struct broker_msg m;
 	struct ecom_err err = { 0 };
 
 	assert_int_equal(broker_commit(a, "t", 0, 0, &err), ECOM_INVALID); /* not subscribed */
@@ -478,7 +479,6 @@ static void test_commit_rules(void **state)
 	assert_int_equal(mem_cluster_committed(f->c, "g", "t", 0), 2);
 	b = fx_client(f, "b");
 	subscribe(b, "g", "t");
-	struct broker_msg m;
 	assert_int_equal(broker_poll(b, 0, &m, NULL), ECOM_OK);
 	assert_int_equal(m.offset, 2);
 	assert_int_equal(broker_poll(b, 0, &m, NULL), ECOM_OK);
@@ -495,6 +495,7 @@ static void test_inspection(void **state)
 	struct broker *p = fx_client(f, "p");
 	struct broker *c = fx_client(f, "c");
 	const char **names = NULL;
+	const char *topics[2] = { "mid", "zeta" };
 	static const struct broker_header hs[] = { { "eventId", "e1" } };
 	struct broker_record rec = { .topic = "mid", .key = "order-1", .key_len = 7,
 				     .value = "v", .value_len = 1, .headers = hs,
@@ -544,7 +545,6 @@ static void test_inspection(void **state)
 	assert_int_equal(m.n_headers, 0);
 
 	/* Lag: the group's topics (mid: 2 messages) minus what it committed. */
-	const char *topics[2] = { "mid", "zeta" };
 	assert_int_equal(broker_subscribe(c, "g", topics, 2, NULL), ECOM_OK);
 	assert_int_equal(mem_cluster_group_lag(f->c, "g"), 2);
 	assert_int_equal(broker_commit(c, "mid", part, 1, NULL), ECOM_OK);

@@ -16,10 +16,11 @@ struct broker_contract_env {
 	void *arg;
 	/* A new client of the backend under test; the suite destroys it. */
 	struct broker *(*client)(void *arg, const char *client_id);
-	/* Lets the backend finish a rebalance among these clients (a real one must poll each
-	 * client until the group is stable; messages it takes meanwhile are NOT consumed, so
-	 * it must not poll away records — the suite produces only after settling). May be
-	 * NULL (nothing to do, as for the in-memory broker). */
+	/* Lets the backend finish a rebalance among these clients that just subscribed (a real
+	 * one polls each until the group is stable). It may discard what those polls return:
+	 * the suite calls it only where that is harmless (mostly before producing). May be
+	 * NULL (nothing to do, as for the in-memory broker). Deviation from a settle(arg)
+	 * signature: the clients are passed because librdkafka rebalances inside poll. */
 	void (*settle)(void *arg, struct broker *const *clients, size_t n);
 	/* Writes a prefix unique to this test and run (e.g. "ct-<run>-<n>") into buf; the suite
 	 * names topics and groups "<prefix>-<what>". */
