@@ -210,9 +210,13 @@ static int fb_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
 		fb_move(&fb->last, &fb->pending);
 		*out = fb->last.msg;
 		rc = ECOM_OK;
+		if (fb->plan && fb->plan->on_deliver)
+			fb->plan->on_deliver(fb->plan->arg, fb->name, out, 1);
 		goto out;
 	}
 	rc = fb->inner->ops->poll(fb->inner, timeout_ms, out, err);
+	if (rc == ECOM_OK && fb->plan && fb->plan->on_deliver)
+		fb->plan->on_deliver(fb->plan->arg, fb->name, out, 0);
 	if (rc == ECOM_OK && fault_draw(fb->plan, fb->plan ? fb->plan->duplicate_delivery : 0)) {
 		fb_copy_set(&fb->pending, out);
 		snprintf(detail, sizeof(detail), "%s[%d]@%lld", out->topic, (int)out->partition,

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/broker.h"
 #include "core/rng.h"
 
 enum fault_poison_kind {
@@ -35,6 +36,8 @@ struct fault_plan {
 	void (*on_poison)(void *arg, const char *actor, const char *topic, const char *key,
 			  const char *value, size_t value_len, enum fault_poison_kind kind,
 			  const char *poison_id);
+	/* Every message a wrapped poll hands out (dup: a copy handed out again). */
+	void (*on_deliver)(void *arg, const char *actor, const struct broker_msg *m, int dup);
 };
 
 /* Shared by one instance's broker and store wrappers. Calls are counted across both; when

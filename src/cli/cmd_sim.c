@@ -1,12 +1,389 @@
-/* cmd_sim.c — `ecom sim` (not built yet: says so and exits 2). */
+/* cmd_sim.c — `ecom sim`: runs scenario files on the deterministic simulator and judges
+ * them. The one wall-clock reading (wall_ms in the summary) lives here, outside the trace.
+ * Exit codes (DESIGN.md §5): 0 expectations met, 1 not met, 2 bad scenario or usage. The
+ * last stdout line is the run's JSON summary. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "event/jsonx.h"
+#include "sim/invariants.h"
+#include "sim/scenario.h"
+#include "sim/world.h"
 #include "src/cli/cli.h"
+
+struct sim_args {
+	const char *file;
+	int seed_set;
+	uint64_t seed;
+	const char *trace_path;
+	const char *report_path;
+	int check_determinism;
+};
+
+static void sim_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ecom sim run FILE [--seed N] [--trace F.jsonl] [--report F.html]\n"
+		"                         [--check-determinism]\n"
+		"\n"
+		"Runs the scenario FILE (JSON, see scenarios/) on the deterministic simulator: every\n"
+		"service instance, an in-memory broker and stores, a seeded fault injector and a\n"
+		"virtual clock in one thread. The workload and faults run for run.duration_ms; then\n"
+		"the world runs quietly until it is quiescent (or run.quiesce_ms passes) and the\n"
+		"invariants are checked: termination, stock_conservation, payment_balance,\n"
+		"exactly_once_effects, projection_convergence, outbox_drained, dlq_accounting.\n"
+		"\n"
+		"options:\n"
+		"  --seed N             use seed N instead of the scenario's \"seed\"\n"
+		"  --trace F.jsonl      write every trace line as JSON (t_us, actor, event, detail,\n"
+		"                       line); trace_hash is FNV-1a 64 over the lines\n"
+		"  --report F.html      write a self-contained HTML report of the run\n"
+		"  --check-determinism  run twice and compare the traces line by line; on a\n"
+		"                       mismatch name the first differing line and exit 1\n"
+		"\n"
+		"exit status: 0 the scenario's expectations were met (expect.violations fired\n"
+		"exactly, expect.min_* reached), 1 they were not, 2 bad scenario or usage (the\n"
+		"message names the key and the problem). The last line of stdout is one JSON\n"
+		"object: scenario, seed, orders, shipped, cancelled, stuck, deliveries, duplicates,\n"
+		"crashes, sim_ms, wall_ms, trace_hash, violations [{invariant, detail}], ...\n"
+		"A failing run prints the command that reproduces it.\n");
+}
+
+static void sim_top_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: ecom sim <command> [options]\n"
+		"\n"
+		"commands:\n"
+		"  run FILE   run one scenario and check its invariants\n"
+		"\n"
+		"Run 'ecom sim run --help' for the options.\n");
+}
+
+static int64_t sim_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sim_parse_seed(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > INT64_MAX)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* 0 ok, 2 usage error (printed). */
+static int sim_parse_run(int argc, char **argv, struct sim_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		int has_val = i + 1 < argc;
+
+		if (strcmp(arg, "--seed") == 0) {
+			if (!has_val || sim_parse_seed(argv[++i], &a->seed) != 0) {
+				fprintf(stderr, "ecom sim run: --seed: needs a non-negative integer\n");
+				return 2;
+			}
+			a->seed_set = 1;
+		} else if (strcmp(arg, "--trace") == 0) {
+			if (!has_val) {
+				fprintf(stderr, "ecom sim run: --trace: needs a file name\n");
+				return 2;
+			}
+			a->trace_path = argv[++i];
+		} else if (strcmp(arg, "--report") == 0) {
+			if (!has_val) {
+				fprintf(stderr, "ecom sim run: --report: needs a file name\n");
+				return 2;
+			}
+			a->report_path = argv[++i];
+		} else if (strcmp(arg, "--check-determinism") == 0) {
+			a->check_determinism = 1;
+		} else if (arg[0] == '-' && arg[1]) {
+			fprintf(stderr, "ecom sim run: unknown option '%s'\n", arg);
+			return 2;
+		} else if (!a->file) {
+			a->file = arg;
+		} else {
+			fprintf(stderr, "ecom sim run: more than one FILE ('%s')\n", arg);
+			return 2;
+		}
+	}
+	if (!a->file) {
+		fprintf(stderr, "ecom sim run: missing scenario FILE\n\n");
+		sim_usage(stderr);
+		return 2;
+	}
+	return 0;
+}
+
+/* ---- the HTML report ------------------------------------------------------------------ */
+
+static void html_text(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", f); break;
+		case '>': fputs("&gt;", f); break;
+		case '&': fputs("&amp;", f); break;
+		case '"': fputs("&quot;", f); break;
+		default: fputc(*s, f);
+		}
+	}
+}
+
+static void html_kv_table(FILE *f, const json_t *obj)
+{
+	const char *k;
+	json_t *v;
+
+	fputs("<table>\n", f);
+	json_object_foreach((json_t *)obj, k, v) {
+		char *s;
+
+		if (json_is_array(v) || json_is_object(v))
+			continue;
+		s = jsonx_dumps(v);
+		fputs("<tr><th>", f);
+		html_text(f, k);
+		fputs("</th><td>", f);
+		html_text(f, json_is_string(v) ? json_string_value(v) : s);
+		fputs("</td></tr>\n", f);
+		free(s);
+	}
+	fputs("</table>\n", f);
+}
+
+static int sim_write_report(const char *path, const struct scenario *s,
+			    const struct sim_result *r)
+{
+	FILE *f = fopen(path, "w");
+	json_t *v, *inst = json_object_get(r->summary, "instances"), *ops;
+	const char *k;
+	size_t i;
+
+	if (!f) {
+		fprintf(stderr, "ecom sim run: --report %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom sim: ", f);
+	html_text(f, s->name);
+	fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}"
+	      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+	      "padding:3px 8px;text-align:left}th{background:#f4f4f4}.pass{color:#070}"
+	      ".fail{color:#b00}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n",
+	      f);
+	fputs("<h1>", f);
+	html_text(f, s->name);
+	fprintf(f, " <span class=\"%s\">%s</span></h1>\n", r->expectations_met ? "pass" : "fail",
+		r->expectations_met ? "PASS" : "FAIL");
+	fputs("<p>", f);
+	html_text(f, s->description ? s->description : "");
+	fputs("</p>\n", f);
+	if (!r->expectations_met) {
+		fputs("<p class=\"fail\">", f);
+		html_text(f, r->unmet);
+		fputs("</p>\n", f);
+	}
+	fputs("<h2>Summary</h2>\n", f);
+	html_kv_table(f, r->summary);
+	fputs("<h2>Violations</h2>\n", f);
+	if (json_array_size(r->violations) == 0)
+		fputs("<p>none</p>\n", f);
+	else
+		fputs("<table><tr><th>invariant</th><th>detail</th></tr>\n", f);
+	json_array_foreach(r->violations, i, v) {
+		fputs("<tr><td>", f);
+		html_text(f, jsonx_str(v, "invariant"));
+		fputs("</td><td>", f);
+		html_text(f, jsonx_str(v, "detail"));
+		fputs("</td></tr>\n", f);
+	}
+	if (json_array_size(r->violations))
+		fputs("</table>\n", f);
+	ops = json_object_get(r->summary, "ops");
+	if (json_array_size(ops)) {
+		fputs("<h2>Admin ops</h2>\n<table>\n", f);
+		json_array_foreach(ops, i, v) {
+			char *txt = jsonx_dumps(v);
+
+			fputs("<tr><td><code>", f);
+			html_text(f, txt);
+			fputs("</code></td></tr>\n", f);
+			free(txt);
+		}
+		fputs("</table>\n", f);
+	}
+	fputs("<h2>Instances</h2>\n<table><tr><th>instance</th><th>delivered</th><th>handled"
+	      "</th><th>duplicates</th><th>dead-lettered</th><th>published</th><th>conflicts"
+	      "</th><th>retries</th><th>crashes</th></tr>\n", f);
+	json_object_foreach(inst, k, v) {
+		fputs("<tr><td>", f);
+		html_text(f, k);
+		fprintf(f, "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
+			   "<td>%lld</td><td>%lld</td><td>%lld</td></tr>\n",
+			(long long)jsonx_int_or(v, "delivered", 0),
+			(long long)jsonx_int_or(v, "handled", 0),
+			(long long)jsonx_int_or(v, "duplicates", 0),
+			(long long)jsonx_int_or(v, "dead_lettered", 0),
+			(long long)jsonx_int_or(v, "published", 0),
+			(long long)jsonx_int_or(v, "conflicts", 0),
+			(long long)jsonx_int_or(v, "retries", 0),
+			(long long)jsonx_int_or(v, "crashes", 0));
+	}
+	fputs("</table>\n</body></html>\n", f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "ecom sim run: --report %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- run ------------------------------------------------------------------------------- */
+
+static void sim_repro(const struct sim_args *a, uint64_t seed)
+{
+	fprintf(stderr, "reproduce: ecom sim run %s --seed %llu\n", a->file,
+		(unsigned long long)seed);
+	printf("reproduce: ecom sim run %s --seed %llu\n", a->file, (unsigned long long)seed);
+}
+
+/* Runs twice (and a third time to fetch the first run's text of a differing line).
+ * Returns 0 when the two traces agree, 1 otherwise (explained on stderr). */
+static int sim_determinism(const struct scenario *s, const struct sim_options *base,
+			   const struct sim_result *first)
+{
+	struct sim_options o = *base;
+	struct sim_result r2, r3;
+	int64_t diff;
+	int rc = 0;
+
+	o.trace_jsonl = NULL;
+	o.record_lines = 0;
+	o.expect_lines = first->line_hashes;
+	o.n_expect_lines = first->n_line_hashes;
+	sim_run(s, &o, &r2, NULL);
+	diff = r2.first_diff;
+	if (diff < 0 && r2.trace_lines != first->trace_lines)
+		diff = (int64_t)(r2.trace_lines < first->trace_lines ? r2.trace_lines
+								     : first->trace_lines);
+	if (diff < 0 && r2.trace_hash == first->trace_hash) {
+		printf("determinism: 2 runs, %llu identical trace lines\n",
+		       (unsigned long long)first->trace_lines);
+		goto out;
+	}
+	rc = 1;
+	o.expect_lines = NULL;
+	o.n_expect_lines = 0;
+	o.capture_line = diff;
+	sim_run(s, &o, &r3, NULL);
+	fprintf(stderr, "determinism: the runs differ at trace line %lld\n  run 1: %s\n  run 2: %s\n",
+		(long long)diff + 1, r3.captured[0] ? r3.captured : "(end of trace)",
+		r2.diff_line[0] ? r2.diff_line : "(end of trace)");
+	printf("determinism: FAILED at trace line %lld\n", (long long)diff + 1);
+	sim_result_deinit(&r3);
+out:
+	sim_result_deinit(&r2);
+	return rc;
+}
+
+static int sim_cmd_run(int argc, char **argv)
+{
+	struct sim_args a;
+	struct scenario s;
+	struct sim_options o;
+	struct sim_result r;
+	struct ecom_err err;
+	FILE *trace = NULL;
+	int64_t t0;
+	int rc, exit_code = 1;
+	char *line;
+
+	if (cli_wants_help(argc, argv)) {
+		sim_usage(stdout);
+		return 0;
+	}
+	rc = sim_parse_run(argc, argv, &a);
+	if (rc)
+		return rc;
+	ecom_err_clear(&err);
+	if (scenario_load_file(a.file, &s, &err) != ECOM_OK) {
+		fprintf(stderr, "ecom sim run: %s: %s\n", a.file, err.msg);
+		return 2;
+	}
+	if (a.trace_path) {
+		trace = fopen(a.trace_path, "w");
+		if (!trace) {
+			fprintf(stderr, "ecom sim run: --trace %s: %s\n", a.trace_path,
+				strerror(errno));
+			scenario_deinit(&s);
+			return 2;
+		}
+	}
+	sim_options_init(&o);
+	o.seed_set = a.seed_set;
+	o.seed = a.seed;
+	o.trace_jsonl = trace;
+	o.record_lines = a.check_determinism;
+	t0 = sim_wall_ms();
+	sim_run(&s, &o, &r, NULL);
+	json_object_set_new(r.summary, "wall_ms", json_integer(sim_wall_ms() - t0));
+	if (trace && fclose(trace) != 0)
+		fprintf(stderr, "ecom sim run: --trace %s: %s\n", a.trace_path, strerror(errno));
+	exit_code = r.expectations_met ? 0 : 1;
+	if (a.check_determinism && sim_determinism(&s, &o, &r) != 0)
+		exit_code = 1;
+	if (a.report_path && sim_write_report(a.report_path, &s, &r) != 0)
+		exit_code = exit_code ? exit_code : 1;
+	printf("%s: %s — %lld orders, %lld shipped, %lld cancelled, %lld stuck; %zu violation(s)\n",
+	       s.name, r.expectations_met ? "PASS" : "FAIL",
+	       (long long)jsonx_int_or(r.summary, "orders", 0),
+	       (long long)jsonx_int_or(r.summary, "shipped", 0),
+	       (long long)jsonx_int_or(r.summary, "cancelled", 0),
+	       (long long)jsonx_int_or(r.summary, "stuck", 0), json_array_size(r.violations));
+	if (!r.expectations_met) {
+		fprintf(stderr, "ecom sim run: %s: expectations not met: %s\n", s.name, r.unmet);
+		sim_repro(&a, (uint64_t)jsonx_int_or(r.summary, "seed", 0));
+	} else if (exit_code) {
+		sim_repro(&a, (uint64_t)jsonx_int_or(r.summary, "seed", 0));
+	}
+	line = jsonx_dumps(r.summary);
+	printf("%s\n", line);
+	free(line);
+	sim_result_deinit(&r);
+	scenario_deinit(&s);
+	return exit_code;
+}
 
 int cmd_sim(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "ecom sim: not implemented yet\n");
+	if (argc < 2) {
+		sim_top_usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		sim_top_usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return sim_cmd_run(argc - 1, argv + 1);
+	fprintf(stderr, "ecom sim: unknown command '%s'\n\n", argv[1]);
+	sim_top_usage(stderr);
 	return 2;
 }

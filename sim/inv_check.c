@@ -1,0 +1,581 @@
+/* inv_check.c — the invariant checkers (DESIGN.md §5). End-of-run checks read the quiescent
+ * world: the stores directly (unfaulted), the broker log, and the simulated gateway and
+ * carrier ledgers; continuous checks run after every commit of an instance and report the
+ * virtual time a property first broke. They never trust a service's own counters where an
+ * independent source exists (ledgers, the log). */
+#include "sim/world_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event/event.h"
+#include "event/jsonx.h"
+#include "sim/mem_store.h"
+
+#define INV_ORDER_COLL "orders"
+#define INV_STOCK_COLL "stock"
+#define INV_PROJ_COLL "projections"
+#define INV_DL_COLL "dead_letters"
+
+static int inv_terminal(const char *st)
+{
+	return st && (strcmp(st, "SHIPPED") == 0 || strcmp(st, "CANCELLED") == 0);
+}
+
+/* ---- continuous checks ---------------------------------------------------------------- */
+
+static void inv_stock_doc(struct sim_world *w, const json_t *doc, const char *when)
+{
+	const char *sku = jsonx_str(doc, "sku") ? jsonx_str(doc, "sku") : jsonx_str(doc, "_id");
+	const struct catalog_item *it = catalog_find(&w->catalog, sku);
+	int64_t avail = jsonx_int_or(doc, "available", 0), held = jsonx_int_or(doc, "held", 0);
+	int64_t shipped = jsonx_int_or(doc, "shipped", 0);
+	int64_t initial = it ? it->stock : jsonx_int_or(doc, "initial", 0);
+	char key[160];
+
+	if (avail + held + shipped != initial || avail < 0 || held < 0 || shipped < 0) {
+		snprintf(key, sizeof(key), "stock:%s", sku ? sku : "?");
+		if (world_once(w, key))
+			inv_report_add(&w->inv, INV_STOCK_CONSERVATION,
+				       "%s: initial %lld != available %lld + held %lld + shipped "
+				       "%lld%s (%s t=%lldus)",
+				       sku ? sku : "?", (long long)initial, (long long)avail,
+				       (long long)held, (long long)shipped,
+				       avail < 0 ? ", available negative" : "", when,
+				       (long long)world_now(w));
+	}
+}
+
+void inv_on_commit(struct sim_world *w, struct sim_instance *in, const char *collection,
+		   const json_t *doc)
+{
+	const char *id = jsonx_str(doc, "_id");
+	struct sim_ledger_entry e;
+	char key[200];
+
+	if (in->svc == SCN_SVC_INVENTORY && strcmp(collection, INV_STOCK_COLL) == 0) {
+		inv_stock_doc(w, doc, "broke at commit,");
+		return;
+	}
+	if (in->svc != SCN_SVC_PAYMENT || !id)
+		return;
+	if (sim_gateway_order(w->gateway, id, &e) == ECOM_OK && e.max_outstanding > 1) {
+		snprintf(key, sizeof(key), "charged-twice:%s", id);
+		if (world_once(w, key))
+			inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
+				       "order %s charged twice: %d captures outstanding at once "
+				       "(captured %lld cents, refunded %lld) at t=%lldus",
+				       id, e.max_outstanding, (long long)e.captured_cents,
+				       (long long)e.refunded_cents, (long long)world_now(w));
+	}
+}
+
+/* ---- the broker log, indexed per order ------------------------------------------------- */
+
+/* events[orderId] = [[type, eventId, attempt], ...] of every valid event in the log (each
+ * eventId once); dl = every DLQ message as {topic, orig, error, raw?, payload?}. */
+struct inv_log {
+	json_t *events;
+	json_t *dl;
+};
+
+static int inv_is_dlq(const char *t)
+{
+	size_t n = strlen(t);
+
+	return n > 4 && strcmp(t + n - 4, ".dlq") == 0;
+}
+
+static void inv_log_event(struct inv_log *lg, json_t *seen, const struct broker_msg *m)
+{
+	struct envelope ev;
+	const char *oid;
+	json_t *list, *row;
+
+	if (envelope_parse(m->value, m->value_len, &ev, NULL) != ECOM_OK)
+		return;
+	oid = jsonx_str(ev.payload, "orderId");
+	if (oid && !json_object_get(seen, ev.event_id)) {
+		json_object_set_new(seen, ev.event_id, json_true());
+		list = json_object_get(lg->events, oid);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(lg->events, oid, list);
+		}
+		row = json_array();
+		json_array_append_new(row, json_string(event_type_name(ev.type)));
+		json_array_append_new(row, json_string(ev.event_id));
+		json_array_append_new(row, json_integer(jsonx_int_or(ev.payload, "attempt", 0)));
+		json_array_append_new(list, row);
+	}
+	envelope_deinit(&ev);
+}
+
+static void inv_log_dlq(struct sim_world *w, struct inv_log *lg, const struct broker_msg *m)
+{
+	json_t *dl = jsonx_loads(m->value, m->value_len, NULL), *p = json_object_get(dl, "payload");
+	const char *ot = broker_msg_header(m, RT_HDR_ORIGINAL_TOPIC);
+	const char *opart = broker_msg_header(m, RT_HDR_ORIGINAL_PARTITION);
+	const char *ooff = broker_msg_header(m, RT_HDR_ORIGINAL_OFFSET);
+	json_t *row = json_object();
+	struct broker_msg orig;
+	char pos[400];
+
+	snprintf(pos, sizeof(pos), "%s:%s:%s", ot ? ot : "?", opart ? opart : "?",
+		 ooff ? ooff : "?");
+	jsonx_set_str(row, "dlq_topic", m->topic);
+	jsonx_set_str(row, "orig", pos);
+	jsonx_set_str(row, "error", jsonx_str(p, "error"));
+	if (json_object_get(p, "raw"))
+		jsonx_set_str(row, "raw", jsonx_str(p, "raw"));
+	if (json_object_get(p, "payload"))
+		jsonx_set_new(row, "payload", json_deep_copy(json_object_get(p, "payload")));
+	if (ot && opart && ooff &&
+	    mem_cluster_read(w->cluster, ot, (int32_t)atoi(opart), atoll(ooff), &orig) == ECOM_OK)
+		jsonx_set_new(row, "orig_value", json_stringn(orig.value, orig.value_len));
+	json_array_append_new(lg->dl, row);
+	json_decref(dl);
+}
+
+static void inv_log_build(struct sim_world *w, struct inv_log *lg)
+{
+	const char **topics = NULL;
+	size_t n = mem_cluster_topics(w->cluster, &topics);
+	json_t *seen = json_object();
+
+	lg->events = json_object();
+	lg->dl = json_array();
+	for (size_t t = 0; t < n; t++) {
+		int32_t parts = mem_cluster_partitions(w->cluster, topics[t]);
+		int dlq = inv_is_dlq(topics[t]);
+
+		for (int32_t p = 0; p < parts; p++) {
+			int64_t end = mem_cluster_end_offset(w->cluster, topics[t], p);
+
+			for (int64_t off = 0; off < end; off++) {
+				struct broker_msg m;
+
+				if (mem_cluster_read(w->cluster, topics[t], p, off, &m) != ECOM_OK)
+					continue;
+				if (dlq)
+					inv_log_dlq(w, lg, &m);
+				else
+					inv_log_event(lg, seen, &m);
+			}
+		}
+	}
+	json_decref(seen);
+	free(topics);
+}
+
+/* ---- per-order checks ------------------------------------------------------------------ */
+
+struct inv_ctx {
+	struct sim_world *w;
+	struct inv_log log;
+	json_t *shipped_by_sku; /* sku -> units of SHIPPED orders */
+	const json_t *rm_types; /* set of type names the read model consumes */
+};
+
+static json_t *inv_get(struct sim_world *w, enum scn_service s, const char *coll,
+		       const char *id)
+{
+	json_t *doc = NULL;
+
+	if (store_get(w->stores[s], coll, id, &doc, NULL) != ECOM_OK)
+		return NULL;
+	return doc;
+}
+
+static void inv_order_money(struct inv_ctx *c, const char *id, const json_t *od)
+{
+	struct sim_world *w = c->w;
+	const char *st = jsonx_str(od, "status");
+	int64_t total = jsonx_int_or(od, "total", 0), attempts = jsonx_int_or(od, "attempt", 0) + 1;
+	struct sim_ledger_entry e;
+	struct sim_booking_entry b;
+	int64_t net;
+
+	memset(&e, 0, sizeof(e));
+	memset(&b, 0, sizeof(b));
+	sim_gateway_order(w->gateway, id, &e);
+	sim_carrier_order(w->carrier, id, &b);
+	net = e.captured_cents - e.refunded_cents;
+	if (inv_terminal(st) && net != (strcmp(st, "SHIPPED") == 0 ? total : 0))
+		inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
+			       "order %s %s: captured %lld - refunded %lld = %lld cents, expected "
+			       "%lld (total %lld)",
+			       id, st, (long long)e.captured_cents, (long long)e.refunded_cents,
+			       (long long)net, strcmp(st, "SHIPPED") == 0 ? (long long)total : 0LL,
+			       (long long)total);
+	if (e.max_outstanding > 1) {
+		char key[200];
+
+		snprintf(key, sizeof(key), "charged-twice:%s", id);
+		if (world_once(w, key))
+			inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
+				       "order %s charged twice: %d captures outstanding at once",
+				       id, e.max_outstanding);
+	}
+	if (e.charges > attempts)
+		inv_report_add(&w->inv, INV_EXACTLY_ONCE_EFFECTS,
+			       "order %s: %d distinct captures for %lld attempt(s)", id, e.charges,
+			       (long long)attempts);
+	if (b.bookings > attempts)
+		inv_report_add(&w->inv, INV_EXACTLY_ONCE_EFFECTS,
+			       "order %s: %d distinct shipments booked for %lld attempt(s)", id,
+			       b.bookings, (long long)attempts);
+	if (st && strcmp(st, "SHIPPED") == 0 && b.bookings < 1)
+		inv_report_add(&w->inv, INV_EXACTLY_ONCE_EFFECTS,
+			       "order %s is SHIPPED but the carrier booked nothing", id);
+}
+
+/* Each eventId once in the order's history; each decision made once per attempt. */
+static void inv_order_effects(struct inv_ctx *c, const char *id, const json_t *od)
+{
+	static const char *const once_types[] = {
+		"inventory.InventoryReserved.v1", "inventory.InventoryFailed.v1",
+		"payment.PaymentAuthorized.v1",   "payment.PaymentFailed.v1",
+		"shipping.OrderShipped.v1",       "shipping.ShippingFailed.v1",
+	};
+	json_t *hist = json_object_get(od, "history"), *seen = json_object(), *h, *row;
+	json_t *evs = json_object_get(c->log.events, id);
+	size_t i, j;
+
+	json_array_foreach(hist, i, h) {
+		const char *eid = jsonx_str(h, "eventId");
+
+		if (!eid || !*eid)
+			continue;
+		if (json_object_get(seen, eid)) {
+			inv_report_add(&c->w->inv, INV_EXACTLY_ONCE_EFFECTS,
+				       "order %s: event %s (%s) applied twice to the order", id, eid,
+				       jsonx_str_or(h, "type", "?"));
+			break;
+		}
+		json_object_set_new(seen, eid, json_true());
+	}
+	json_decref(seen);
+	for (size_t t = 0; t < ECOM_ARRAY_LEN(once_types); t++) {
+		for (int64_t a = 0; a <= jsonx_int_or(od, "attempt", 0); a++) {
+			int n = 0;
+
+			json_array_foreach(evs, j, row) {
+				if (strcmp(json_string_value(json_array_get(row, 0)), once_types[t]) == 0 &&
+				    json_integer_value(json_array_get(row, 2)) == a)
+					n++;
+			}
+			if (n > 1)
+				inv_report_add(&c->w->inv, INV_EXACTLY_ONCE_EFFECTS,
+					       "order %s: %d distinct %s events for attempt %lld "
+					       "(the step decided twice)",
+					       id, n, once_types[t], (long long)a);
+		}
+	}
+}
+
+static void inv_order_projection(struct inv_ctx *c, const char *id, const json_t *od)
+{
+	struct sim_world *w = c->w;
+	json_t *pd = inv_get(w, SCN_SVC_READ_MODEL, INV_PROJ_COLL, id), *tl, *seen, *e, *row;
+	json_t *evs = json_object_get(c->log.events, id);
+	const char *st = jsonx_str(od, "status"), *pst;
+	size_t i;
+
+	if (!pd) {
+		inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
+			       "order %s (%s) has no projection in the read model", id,
+			       st ? st : "?");
+		return;
+	}
+	pst = jsonx_str(pd, "status");
+	if (!st || !pst || strcmp(st, pst) != 0)
+		inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
+			       "order %s: read model says %s, order service says %s", id,
+			       pst ? pst : "(none)", st ? st : "(none)");
+	tl = json_object_get(pd, "timeline");
+	seen = json_object();
+	json_array_foreach(tl, i, e) {
+		const char *eid = jsonx_str(e, "eventId");
+
+		if (!eid)
+			continue;
+		if (json_object_get(seen, eid))
+			inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
+				       "order %s: event %s listed twice in the timeline", id, eid);
+		json_object_set_new(seen, eid, json_true());
+	}
+	if (jsonx_int_or(pd, "timeline_dropped", 0) == 0) {
+		json_array_foreach(evs, i, row) {
+			const char *type = json_string_value(json_array_get(row, 0));
+			const char *eid = json_string_value(json_array_get(row, 1));
+
+			if (json_object_get(c->rm_types, type) && !json_object_get(seen, eid)) {
+				inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
+					       "order %s: published %s %s missing from the timeline", id,
+					       type, eid);
+				break;
+			}
+		}
+	}
+	json_decref(seen);
+	json_decref(pd);
+}
+
+static void inv_count_shipped(struct inv_ctx *c, const json_t *od)
+{
+	json_t *items = json_object_get(od, "items"), *it;
+	size_t i;
+
+	if (!jsonx_str(od, "status") || strcmp(jsonx_str(od, "status"), "SHIPPED") != 0)
+		return;
+	json_array_foreach(items, i, it) {
+		const char *sku = jsonx_str(it, "sku");
+
+		if (sku)
+			jsonx_set_int(c->shipped_by_sku, sku,
+				      jsonx_int_or(c->shipped_by_sku, sku, 0) +
+					      jsonx_int_or(it, "qty", 0));
+	}
+}
+
+static void inv_orders(struct inv_ctx *c)
+{
+	struct sim_world *w = c->w;
+
+	for (int64_t i = 0; i < w->n_orders; i++) {
+		const struct sim_order *o = &w->orders[i];
+		json_t *od;
+		const char *st;
+
+		if (o->state != 1)
+			continue;
+		od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, o->id);
+		if (!od) {
+			inv_report_add(&w->inv, INV_TERMINATION,
+				       "order #%lld %s was accepted but is not in the order store",
+				       (long long)(i + 1), o->id);
+			continue;
+		}
+		st = jsonx_str(od, "status");
+		if (!inv_terminal(st))
+			inv_report_add(&w->inv, INV_TERMINATION,
+				       "order #%lld %s is %s%s at t=%lldus (created at %lldus)",
+				       (long long)(i + 1), o->id, st ? st : "(no status)",
+				       jsonx_bool_or(od, "stuck", 0) ? " (flagged stuck)" : "",
+				       (long long)world_now(w), (long long)o->created_us);
+		if (jsonx_int_or(od, "total", -1) != o->total_cents)
+			inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
+				       "order %s: stored total %lld cents, the client sent %lld",
+				       o->id, (long long)jsonx_int_or(od, "total", -1),
+				       (long long)o->total_cents);
+		inv_order_money(c, o->id, od);
+		inv_order_effects(c, o->id, od);
+		inv_order_projection(c, o->id, od);
+		inv_count_shipped(c, od);
+		json_decref(od);
+	}
+}
+
+/* ---- stock --------------------------------------------------------------------------- */
+
+static void inv_stock(struct inv_ctx *c)
+{
+	struct sim_world *w = c->w;
+
+	for (size_t i = 0; i < w->catalog.n; i++) {
+		const struct catalog_item *it = &w->catalog.items[i];
+		json_t *sd = inv_get(w, SCN_SVC_INVENTORY, INV_STOCK_COLL, it->sku), *holds, *h;
+		int64_t shipped, want = jsonx_int_or(c->shipped_by_sku, it->sku, 0);
+		const char *oid;
+
+		if (!sd) {
+			inv_report_add(&w->inv, INV_STOCK_CONSERVATION, "%s: no stock document",
+				       it->sku);
+			continue;
+		}
+		inv_stock_doc(w, sd, "at the end,");
+		shipped = jsonx_int_or(sd, "shipped", 0);
+		if (shipped != want)
+			inv_report_add(&w->inv, INV_STOCK_CONSERVATION,
+				       "%s: %lld units shipped but SHIPPED orders account for %lld",
+				       it->sku, (long long)shipped, (long long)want);
+		holds = json_object_get(sd, "holds");
+		json_object_foreach(holds, oid, h) {
+			json_t *od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, oid);
+
+			/* a hold of an order still running is termination's finding, not ours */
+			if (od && inv_terminal(jsonx_str(od, "status")))
+				inv_report_add(&w->inv, INV_STOCK_CONSERVATION,
+					       "%s: %lld units still held for %s order %s", it->sku,
+					       (long long)jsonx_int_or(h, "qty", 0),
+					       jsonx_str(od, "status"), oid);
+			json_decref(od);
+		}
+		json_decref(sd);
+	}
+}
+
+/* ---- outbox ----------------------------------------------------------------------------- */
+
+struct inv_outbox {
+	struct sim_world *w;
+	const char *svc;
+	const char *coll;
+};
+
+static int inv_outbox_doc(void *arg, const json_t *doc)
+{
+	struct inv_outbox *o = arg;
+	size_t n = json_array_size(json_object_get(doc, "outbox"));
+
+	if (n > 0 || jsonx_int_or(doc, "outbox_n", 0) > 0)
+		inv_report_add(&o->w->inv, INV_OUTBOX_DRAINED,
+			       "%s store, %s/%s: %zu outbox entries left (oldest queued at %lldus)",
+			       o->svc, o->coll, jsonx_str_or(doc, "_id", "?"), n,
+			       (long long)jsonx_int_or(doc, "outbox_at", 0));
+	return 0;
+}
+
+static void inv_outbox(struct sim_world *w)
+{
+	for (int s = 0; s < SCN_SVC_COUNT; s++) {
+		const char **names = NULL;
+		size_t n = 0;
+		struct inv_outbox o = { w, scn_service_name((enum scn_service)s), NULL };
+
+		mem_store_collections(w->stores[s], &names, &n);
+		for (size_t i = 0; i < n; i++) {
+			o.coll = names[i];
+			mem_store_foreach(w->stores[s], names[i], inv_outbox_doc, &o);
+		}
+		free(names);
+	}
+}
+
+/* ---- dead letters ------------------------------------------------------------------------ */
+
+/* The poison whose id appears in value, or NULL. Poison ids are "poison-<n>" followed by a
+ * quote, so "poison-1" never matches inside "poison-12". */
+static const struct sim_poison *inv_poison_in(struct sim_world *w, const char *value)
+{
+	const char *p = value ? strstr(value, "\"poison-") : NULL;
+	char id[32];
+	size_t n = 0;
+
+	if (!p)
+		return NULL;
+	p++;
+	while (p[n] && p[n] != '"' && n + 1 < sizeof(id)) {
+		id[n] = p[n];
+		n++;
+	}
+	id[n] = '\0';
+	for (size_t i = 0; i < w->n_poison; i++)
+		if (strcmp(w->poison[i].id, id) == 0)
+			return &w->poison[i];
+	return NULL;
+}
+
+static int inv_subscribers(struct sim_world *w, const char *topic)
+{
+	int n = 0;
+
+	for (int s = 0; s < SCN_SVC_COUNT; s++)
+		for (size_t i = 0; i < w->n_topics[s]; i++)
+			n += strcmp(w->topics[s][i], topic) == 0;
+	return n;
+}
+
+static void inv_dlq(struct inv_ctx *c)
+{
+	struct sim_world *w = c->w;
+	size_t n_dl = json_array_size(c->log.dl), i;
+	int *hits = ecom_xcalloc(w->n_poison + 1, sizeof(int));
+	json_t *row;
+
+	json_array_foreach(c->log.dl, i, row) {
+		const char *orig = jsonx_str(row, "orig_value");
+		const struct sim_poison *p = inv_poison_in(w, orig);
+		const char *err = jsonx_str(row, "error");
+
+		if (!p) {
+			inv_report_add(&w->inv, INV_DLQ_ACCOUNTING,
+				       "%s holds %s, which is not injected poison (error: %s)",
+				       jsonx_str_or(row, "dlq_topic", "?"),
+				       jsonx_str_or(row, "orig", "?"), err ? err : "(none)");
+			continue;
+		}
+		hits[p - w->poison]++;
+		if (!err || !*err)
+			inv_report_add(&w->inv, INV_DLQ_ACCOUNTING,
+				       "%s: dead letter of %s carries no error",
+				       jsonx_str_or(row, "dlq_topic", "?"), p->id);
+		if (!json_object_get(row, "raw") && !json_is_object(json_object_get(row, "payload")))
+			inv_report_add(&w->inv, INV_DLQ_ACCOUNTING,
+				       "%s: dead letter of %s carries neither its payload nor raw bytes",
+				       jsonx_str_or(row, "dlq_topic", "?"), p->id);
+	}
+	for (size_t k = 0; k < w->n_poison; k++) {
+		const struct sim_poison *p = &w->poison[k];
+		int want = inv_subscribers(w, p->topic);
+
+		if (hits[k] < want)
+			inv_report_add(&w->inv, INV_DLQ_ACCOUNTING,
+				       "%s (%s) injected on %s at t=%lldus: %d of its %d consumer "
+				       "groups dead-lettered it",
+				       p->id, fault_poison_kind_name(p->kind), p->topic,
+				       (long long)p->at_us, hits[k], want);
+	}
+	(void)n_dl;
+	free(hits);
+}
+
+/* Every dead letter on the topics is also in the read model's dead_letters. */
+static void inv_dlq_read_model(struct inv_ctx *c)
+{
+	struct sim_world *w = c->w;
+	json_t *row;
+	size_t i;
+
+	json_array_foreach(c->log.dl, i, row) {
+		const char *pos = jsonx_str(row, "orig");
+		json_t *d = pos ? inv_get(w, SCN_SVC_READ_MODEL, INV_DL_COLL, pos) : NULL;
+
+		if (!d)
+			inv_report_add(&w->inv, INV_DLQ_ACCOUNTING,
+				       "dead letter of %s is on %s but not in the read model's "
+				       "dead_letters",
+				       pos ? pos : "?", jsonx_str_or(row, "dlq_topic", "?"));
+		json_decref(d);
+	}
+}
+
+void inv_check_all(struct sim_world *w, struct inv_report *r)
+{
+	struct inv_ctx c;
+	const struct svc_def *rm = world_binding(SCN_SVC_READ_MODEL)->def();
+	json_t *types = json_object();
+
+	ECOM_ASSERT(r == &w->inv);
+	memset(&c, 0, sizeof(c));
+	c.w = w;
+	for (size_t i = 0; i < rm->n_types; i++)
+		json_object_set_new(types, event_type_name(rm->types[i]), json_true());
+	c.rm_types = types;
+	c.shipped_by_sku = json_object();
+	inv_log_build(w, &c.log);
+	inv_orders(&c);
+	inv_stock(&c);
+	inv_outbox(w);
+	inv_dlq(&c);
+	inv_dlq_read_model(&c);
+	if (w->budget_exhausted)
+		inv_report_add(r, INV_TERMINATION, "the run hit its budget of %llu events",
+			       (unsigned long long)WORLD_EVENTS_MAX);
+	json_decref(c.shipped_by_sku);
+	json_decref(c.log.events);
+	json_decref(c.log.dl);
+	json_decref(types);
+}
