@@ -254,8 +254,11 @@ static struct series *series_get(struct metric *f, const char *const *values)
 	f->n_series++;
 	s = &f->series[pos];
 	memset(s, 0, sizeof(*s));
-	for (size_t i = 0; i < f->n_labels; i++)
-		s->values[i] = ecom_xstrndup(label_value(values, i), METRICS_LABEL_VALUE_MAX - 1);
+	for (size_t i = 0; i < f->n_labels; i++) {
+		const char *v = label_value(values, i);
+
+		s->values[i] = ecom_xstrndup(v, strnlen(v, METRICS_LABEL_VALUE_MAX - 1));
+	}
 	if (f->kind == METRIC_HISTOGRAM)
 		s->bucket = ecom_xcalloc(f->n_bounds + 1, sizeof(uint64_t));
 	return s;
