@@ -128,8 +128,81 @@ static void kt_settle(void *arg, struct broker *const *clients, size_t n)
 	fail_msg("consumer group did not settle after %d rounds", KT_SETTLE_ROUNDS_MAX);
 }
 
+/* ---- what only this backend promises ---------------------------------------------------- */
+
+static struct kt_env *kt_env_of;
+
+/* kafka_ensure_topics also makes "<topic>.dlq" with the same partition count, and a second
+ * call is fine. A lone consumer of the .dlq topic settles on exactly KT_PARTITIONS partitions
+ * (had it been auto-created instead, it would have the broker's default of 1). */
+static void kt_ensure_topics_dlq(void **state)
+{
+	struct kt_env *e = kt_env_of;
+	char topic[BROKER_CONTRACT_PREFIX_MAX + 16], dlq[BROKER_CONTRACT_PREFIX_MAX + 16];
+	char prefix[BROKER_CONTRACT_PREFIX_MAX], group[BROKER_CONTRACT_PREFIX_MAX + 16];
+	const char *topics[1] = { topic }, *dlqs[1] = { dlq };
+	struct ecom_err err = { 0 };
+	struct broker *c;
+
+	(void)state;
+	kt_prefix(e, prefix);
+	snprintf(topic, sizeof(topic), "%s-events", prefix);
+	snprintf(dlq, sizeof(dlq), "%s-events.dlq", prefix);
+	snprintf(group, sizeof(group), "%s-g", prefix);
+	assert_int_equal(kafka_ensure_topics(e->admin, topics, 1, KT_PARTITIONS, &err), ECOM_OK);
+	assert_int_equal(kafka_ensure_topics(e->admin, topics, 1, KT_PARTITIONS, &err), ECOM_OK);
+	c = kt_client(e, "dlq-reader");
+	assert_non_null(c);
+	assert_int_equal(broker_subscribe(c, group, dlqs, 1, &err), ECOM_OK);
+	kt_settle(e, &c, 1);
+	assert_int_equal(kafka_broker_assigned(c), KT_PARTITIONS);
+	assert_string_equal(kafka_broker_group(c), group);
+	broker_destroy(c);
+	assert_int_equal(kafka_ensure_topics(e->admin, topics, 1, 0, &err), ECOM_INVALID);
+}
+
+/* No broker at all: produce gives up after its timeout with UNAVAILABLE (the record never
+ * left), poll delivers nothing within its timeout, and nothing hangs. */
+static void kt_unreachable(void **state)
+{
+	struct kafka_options o = { .produce_timeout_ms = 1000, .session_timeout_ms = KT_SESSION_MS };
+	struct ecom_err err = { 0 };
+	struct broker *b = kafka_broker_new("127.0.0.1:1", "nowhere", &o, &err);
+	struct broker_record rec = { .topic = "nowhere", .key = "k", .key_len = 1,
+				     .value = "v", .value_len = 1 };
+	const char *topics[1] = { "nowhere" };
+	struct broker_msg m;
+	time_t t0 = time(NULL);
+	int rc;
+
+	(void)state;
+	assert_non_null(b);
+	assert_int_equal(broker_produce(b, &rec, &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "nowhere"));
+	assert_int_equal(broker_subscribe(b, "nowhere-g", topics, 1, &err), ECOM_OK);
+	rc = broker_poll(b, 200, &m, &err);
+	assert_true(rc == ECOM_NOT_FOUND || rc == ECOM_UNAVAILABLE);
+	assert_true(time(NULL) - t0 < 10);
+	broker_destroy(b);
+}
+
+static void kt_bad_config(void **state)
+{
+	struct kafka_options o = { .debug = "no-such-context" };
+	struct ecom_err err = { 0 };
+
+	(void)state;
+	assert_null(kafka_broker_new("127.0.0.1:1", "bad", &o, &err));
+	assert_int_equal(err.rc, ECOM_INVALID);
+}
+
 int main(void)
 {
+	const struct CMUnitTest extra[] = {
+		cmocka_unit_test(kt_ensure_topics_dlq),
+		cmocka_unit_test(kt_unreachable),
+		cmocka_unit_test(kt_bad_config),
+	};
 	const char *bootstrap = getenv("ECOM_KAFKA");
 	struct kafka_options o = kt_options();
 	struct ecom_err err = { 0 };
@@ -160,6 +233,8 @@ int main(void)
 	}
 	printf("test_kafka_contract: real Kafka at %s, names ct-%s-*\n", bootstrap, e.run);
 	failed = broker_contract_run("kafka_contract", &env);
+	kt_env_of = &e;
+	failed += cmocka_run_group_tests_name("kafka_backend", extra, NULL, NULL);
 	broker_destroy(e.admin);
 	return failed;
 }
