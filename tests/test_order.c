@@ -29,6 +29,11 @@ struct fx {
 	struct catalog cat;
 	struct order_service *o;
 	struct runtime *rt;
+	/* a runtime outside the harness (freed first, so a failing test tears down cleanly) */
+	struct runtime *x_rt;
+	struct broker *x_client;
+	struct store *x_store;
+	struct order_service *x_o;
 };
 
 static struct fx *fx_new(uint32_t bugs, int64_t deadline_us)
@@ -47,6 +52,10 @@ static struct fx *fx_new(uint32_t bugs, int64_t deadline_us)
 
 static void fx_free(struct fx *f)
 {
+	runtime_free(f->x_rt);
+	broker_destroy(f->x_client);
+	store_destroy(f->x_store);
+	order_service_free(f->x_o);
 	harness_free(f->h);
 	order_service_free(f->o);
 	catalog_deinit(&f->cat);
@@ -1098,6 +1107,162 @@ static void test_unknown_order_ignored(void **state)
 	assert_int_equal(harness_topic_count(f->h, "inventory.InventoryReserved.v1.dlq"), 0);
 }
 
+/* ---- ambiguous commits ------------------------------------------------------------------ */
+
+/* A store whose next `ambiguous` writes are applied but reported as failed (a lost ack). */
+struct amb_store {
+	struct store base;
+	struct store *inner;
+	int ambiguous;
+	int writes;
+};
+
+static int amb_get(struct store *s, const char *c, const char *id, json_t **out,
+		   struct ecom_err *e)
+{
+	return store_get(((struct amb_store *)s)->inner, c, id, out, e);
+}
+
+static int amb_result(struct amb_store *a, int rc)
+{
+	a->writes++;
+	if (rc == ECOM_OK && a->ambiguous > 0) {
+		a->ambiguous--;
+		return ECOM_AMBIGUOUS;
+	}
+	return rc;
+}
+
+static int amb_insert(struct store *s, const char *c, json_t *doc, struct ecom_err *e)
+{
+	struct amb_store *a = (struct amb_store *)s;
+
+	return amb_result(a, store_insert(a->inner, c, doc, e));
+}
+
+static int amb_replace(struct store *s, const char *c, json_t *doc, int64_t v,
+		       struct ecom_err *e)
+{
+	struct amb_store *a = (struct amb_store *)s;
+
+	return amb_result(a, store_replace(a->inner, c, doc, v, e));
+}
+
+static int amb_find(struct store *s, const char *c, const struct store_query *q, json_t **out,
+		    struct ecom_err *e)
+{
+	return store_find(((struct amb_store *)s)->inner, c, q, out, e);
+}
+
+static int amb_remove(struct store *s, const char *c, const char *id, struct ecom_err *e)
+{
+	return store_remove(((struct amb_store *)s)->inner, c, id, e);
+}
+
+static void amb_destroy(struct store *s)
+{
+	store_destroy(((struct amb_store *)s)->inner);
+}
+
+static const struct store_ops amb_ops = {
+	.name = "ambiguous",
+	.get = amb_get,
+	.insert = amb_insert,
+	.replace = amb_replace,
+	.find = amb_find,
+	.remove = amb_remove,
+	.destroy = amb_destroy,
+};
+
+/* Steps one runtime by hand (it is not a harness instance) until it idles. */
+static void amb_run(struct fx *f, struct runtime *rt)
+{
+	struct manual_clock *clk = harness_clock(f->h);
+	int idle = 0;
+
+	for (int i = 0; i < 10000 && idle < 8; i++) {
+		int64_t next;
+
+		if (runtime_step(rt, &next)) {
+			clk->now_us += 100;
+			idle = 0;
+			continue;
+		}
+		idle++;
+		clk->now_us = next != INT64_MAX && next > clk->now_us ? next : clk->now_us + 1000;
+	}
+}
+
+/* The runtime re-runs a command whose commit was ambiguous; the service must recognise its
+ * own applied effect and answer OK once, with one event in the outbox. */
+static void test_ambiguous_commits_apply_once(void **state)
+{
+	struct fx *f = *state;
+	static struct amb_store amb;
+	struct broker *client = mem_broker_new(harness_cluster(f->h), "order#amb");
+	struct order_service *o = order_service_new(&f->cat, NULL);
+	struct runtime *rt;
+	json_t *body = parse("{\"orderId\":\"amb\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],"
+			     "\"total\":20}"),
+	       *resp = NULL, *d = NULL;
+	struct ecom_err err = { 0 };
+	struct envelope e;
+
+	amb = (struct amb_store){ .base = { &amb_ops }, .inner = mem_store_new() };
+	rt = runtime_new(order_svc_def(), o, client, &amb.base, &harness_clock(f->h)->base,
+			 harness_rng(f->h), NULL);
+	f->x_rt = rt;
+	f->x_client = client;
+	f->x_store = &amb.base;
+	f->x_o = o;
+	assert_int_equal(runtime_start(rt, NULL), ECOM_OK);
+	order_service_attach(o, rt);
+
+	amb.ambiguous = 1;
+	assert_int_equal(order_create(o, body, &resp, &err), ECOM_OK);
+	assert_string_equal(jsonx_str(resp, "orderId"), "amb");
+	json_decref(resp);
+	amb_run(f, rt); /* the sweep publishes what the ambiguous commit left */
+	assert_int_equal(harness_count_for_order(f->h, EV_ORDER_CREATED, "amb"), 1);
+
+	ev_make(f, &e, EV_INVENTORY_FAILED, "amb", 0);
+	ev_send(f, &e);
+	envelope_deinit(&e);
+	amb_run(f, rt);
+	assert_int_equal(store_get(&amb.base, "orders", "amb", &d, NULL), ECOM_OK);
+	assert_string_equal(jsonx_str(d, "status"), "CANCELLED");
+	json_decref(d);
+
+	amb.ambiguous = 1;
+	assert_int_equal(order_retry(o, "amb", "inventory", &resp, &err), ECOM_OK);
+	assert_int_equal(jsonx_int_or(resp, "attempt", -1), 1);
+	json_decref(resp);
+	amb_run(f, rt);
+	assert_int_equal(store_get(&amb.base, "orders", "amb", &d, NULL), ECOM_OK);
+	assert_int_equal(jsonx_int_or(d, "attempt", -1), 1);
+	json_decref(d);
+	assert_int_equal(harness_count_for_order(f->h, EV_RETRY_REQUESTED, "amb"), 1);
+
+	ev_make(f, &e, EV_INVENTORY_RESERVED, "amb", 1);
+	ev_send(f, &e);
+	envelope_deinit(&e);
+	ev_make(f, &e, EV_PAYMENT_FAILED, "amb", 1);
+	ev_send(f, &e);
+	envelope_deinit(&e);
+	amb_run(f, rt);
+	amb.ambiguous = 1;
+	assert_int_equal(order_compensate(o, "amb", "releaseInventory", &resp, &err), ECOM_OK);
+	assert_int_equal(jsonx_int_or(resp, "attempt", -1), 1);
+	json_decref(resp);
+	amb_run(f, rt);
+	assert_int_equal(harness_count_for_order(f->h, EV_COMPENSATION_REQUESTED, "amb"), 1);
+	assert_int_equal(store_get(&amb.base, "orders", "amb", &d, NULL), ECOM_OK);
+	assert_int_equal(json_array_size(json_object_get(d, "comp_pending")), 1);
+	json_decref(d);
+
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1121,6 +1286,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_timeout_when_in_time, setup_deadline, teardown),
 		cmocka_unit_test(test_bug_no_deadline),
 		cmocka_unit_test_setup_teardown(test_unknown_order_ignored, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ambiguous_commits_apply_once, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

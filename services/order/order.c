@@ -120,7 +120,8 @@ static void order_fmt_money(int64_t cents, char *out, size_t cap)
 		snprintf(out, cap, "%lld.%lld", (long long)(cents / 100),
 			 (long long)(cents % 100 / 10));
 	else
-		snprintf(out, cap, "%lld.%02lld", (long long)(cents / 100), (long long)(cents % 100));
+		snprintf(out, cap, "%lld.%02lld", (long long)(cents / 100),
+			 (long long)(cents % 100));
 }
 
 static int order_id_valid(const char *id)

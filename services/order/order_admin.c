@@ -123,7 +123,8 @@ static int64_t admin_undo_attempt(json_t *st, const char *action)
 		int todo;
 
 		if (strcmp(action, "releaseInventory") == 0)
-			todo = jsonx_bool_or(row, "reserved", 0) && !jsonx_bool_or(row, "released", 0);
+			todo = jsonx_bool_or(row, "reserved", 0) &&
+			       !jsonx_bool_or(row, "released", 0);
 		else
 			todo = jsonx_int_or(row, "captured_cents", 0) >
 			       jsonx_int_or(row, "refunded_cents", 0);

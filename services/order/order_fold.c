@@ -44,9 +44,11 @@ int order_status_rank(const char *s)
 		const char *status;
 		int rank;
 	} ranks[] = {
-		{ ST_CREATED, 0 },	     { ST_RETRYING, 0 },	{ ST_INVENTORY_RESERVED, 1 },
-		{ ST_PAYMENT_AUTHORIZED, 2 }, { ST_INVENTORY_FAILED, 3 }, { ST_PAYMENT_FAILED, 3 },
-		{ ST_SHIPPING_FAILED, 3 },   { ST_SHIPPED, 4 },		{ ST_CANCELLED, 4 },
+		{ ST_CREATED, 0 },	      { ST_RETRYING, 0 },
+		{ ST_INVENTORY_RESERVED, 1 }, { ST_PAYMENT_AUTHORIZED, 2 },
+		{ ST_INVENTORY_FAILED, 3 },   { ST_PAYMENT_FAILED, 3 },
+		{ ST_SHIPPING_FAILED, 3 },    { ST_SHIPPED, 4 },
+		{ ST_CANCELLED, 4 },
 	};
 
 	if (!s)
@@ -276,7 +278,8 @@ void order_ledger_totals(json_t *st)
 	json_t *row;
 
 	json_array_foreach(l, i, row) {
-		int res = jsonx_bool_or(row, "reserved", 0), rel = jsonx_bool_or(row, "released", 0);
+		int res = jsonx_bool_or(row, "reserved", 0);
+		int rel = jsonx_bool_or(row, "released", 0);
 
 		captured += jsonx_int_or(row, "captured_cents", 0);
 		refunded += jsonx_int_or(row, "refunded_cents", 0);

@@ -155,9 +155,11 @@ static int rm_status_rank(const char *s)
 		const char *status;
 		int rank;
 	} r[] = {
-		{ "CREATED", 1 },	     { "RETRYING", 3 },	       { "INVENTORY_RESERVED", 5 },
-		{ "INVENTORY_FAILED", 5 },   { "PAYMENT_AUTHORIZED", 7 }, { "PAYMENT_FAILED", 7 },
-		{ "SHIPPED", 9 },	     { "SHIPPING_FAILED", 9 },    { "CANCELLED", 12 },
+		{ "CREATED", 1 },	     { "RETRYING", 3 },
+		{ "INVENTORY_RESERVED", 5 }, { "INVENTORY_FAILED", 5 },
+		{ "PAYMENT_AUTHORIZED", 7 }, { "PAYMENT_FAILED", 7 },
+		{ "SHIPPED", 9 },	     { "SHIPPING_FAILED", 9 },
+		{ "CANCELLED", 12 },
 	};
 
 	for (size_t i = 0; s && i < ECOM_ARRAY_LEN(r); i++)

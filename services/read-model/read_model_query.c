@@ -144,8 +144,9 @@ int read_model_dlq_list(struct read_model *rm, const char *topic, const char *or
 /* ---- dashboard counts -------------------------------------------------------------- */
 
 static const char *const rm_statuses[] = {
-	"CREATED",	  "RETRYING",	     "INVENTORY_RESERVED", "INVENTORY_FAILED", "PAYMENT_AUTHORIZED",
-	"PAYMENT_FAILED", "SHIPPING_FAILED", "SHIPPED",		   "CANCELLED",
+	"CREATED",	  "RETRYING",	       "INVENTORY_RESERVED", "INVENTORY_FAILED",
+	"PAYMENT_AUTHORIZED", "PAYMENT_FAILED", "SHIPPING_FAILED",  "SHIPPED",
+	"CANCELLED",
 };
 
 static int rm_count(struct read_model *rm, const char *coll, json_t **docs,
