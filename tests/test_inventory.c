@@ -429,10 +429,22 @@ static void test_retry_new_attempt(void **state)
 	assert_int_equal(count(f, EV_INVENTORY_RESERVED, "o1"), 2);
 	assert_int_equal(stock(f, "SKU-1", "o1").hold_qty, 3);
 	assert_int_equal(stock(f, "SKU-1", NULL).shipped, 0);
+	/* attempt 0's hold answered ok once more (a redelivered hold): the reservation lets
+	 * go of it with attempt 0, which cannot touch attempt 1's hold */
+	pub(f, EV_STOCK_RESULT, "o1",
+	    "{\"orderId\":\"o1\",\"sku\":\"SKU-2\",\"qty\":1,\"op\":\"hold\",\"ok\":true,"
+	    "\"attempt\":0}");
+	quiet(f);
+	assert_int_equal(count_cmds(f, "o1", "SKU-2", "release"), 2);
+	assert_int_equal(stock(f, "SKU-2", "o1").hold_attempt, 1);
+	assert_int_equal(stock(f, "SKU-2", "o1").hold_qty, 1);
+	pub(f, EV_ORDER_SHIPPED, "o1",
+	    "{\"orderId\":\"o1\",\"carrier\":\"UPS\",\"trackingId\":\"t\",\"attempt\":1}");
 	pub(f, EV_ORDER_SHIPPED, "o1",
 	    "{\"orderId\":\"o1\",\"carrier\":\"UPS\",\"trackingId\":\"t\",\"attempt\":1}");
 	quiet(f);
 	assert_int_equal(stock(f, "SKU-1", NULL).shipped, 3);
+	assert_int_equal(count_cmds(f, "o1", "SKU-1", "commit"), 1);
 	assert_string_equal(res_phase(f, "o1", ph), "committed");
 	/* a retry of a shipped order never reserves again */
 	pub(f, EV_RETRY_REQUESTED, "o1",

@@ -344,6 +344,17 @@ static void test_compensation_refunds_capture(void **state)
 	quiet(f);
 	assert_int_equal(ledger(f, "o1").refunds, 1);
 	assert_int_equal(count(f, EV_PAYMENT_REFUNDED, "o1"), 1);
+	/* ShippingFailed for an order payment never saw: nothing to refund, nothing stored */
+	pub(f, EV_SHIPPING_FAILED, "o8", SHIP_FAILED("o8", "0"));
+	quiet(f);
+	assert_int_equal(count(f, EV_PAYMENT_REFUNDED, "o8"), 0);
+	{
+		json_t *d = NULL;
+
+		assert_int_equal(store_get(harness_store(f->h, "payment"), PAYMENT_COLL, "o8", &d,
+					   NULL),
+				 ECOM_NOT_FOUND);
+	}
 	/* a compensation for an order payment never saw answers 0 */
 	pub(f, EV_COMPENSATION_REQUESTED, "o9", COMPENSATE("o9", "refundPayment"));
 	quiet(f);
