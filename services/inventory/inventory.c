@@ -233,8 +233,8 @@ static int res_set_lines(struct svc_ctx *ctx, json_t *r, const json_t *items)
 			if (strcmp(jsonx_str(json_array_get(lines, at), "sku"), sku) > 0)
 				break;
 		json_array_insert_new(lines, at,
-				      json_pack("{s:s, s:I, s:s}", "sku", sku, "qty", (json_int_t)qty,
-						"st", "none"));
+				      json_pack("{s:s, s:I, s:s}", "sku", sku, "qty",
+						(json_int_t)qty, "st", "none"));
 	}
 	jsonx_set_new(r, "lines", lines);
 	jsonx_set_bool(r, "known", 1);

@@ -76,8 +76,8 @@ static int ship_on_authorized(struct shipping_service *svc, struct svc_ctx *ctx,
 		return svc_fail(ctx, ECOM_UNAVAILABLE, "carrier book %s: %s (%s)", key,
 				ecom_rc_name(rc), reason);
 	if (rc != ECOM_OK && rc != ECOM_REFUSED)
-		return svc_fail(ctx, ECOM_INVALID, "carrier book %s: %s (%s)", key, ecom_rc_name(rc),
-				reason);
+		return svc_fail(ctx, ECOM_INVALID, "carrier book %s: %s (%s)", key,
+				ecom_rc_name(rc), reason);
 	if (rc == ECOM_REFUSED) {
 		if (!reason[0])
 			snprintf(reason, sizeof(reason), "carrier_error");
