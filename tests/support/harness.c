@@ -123,6 +123,16 @@ void harness_crash(struct harness *h, struct runtime *rt)
 	ECOM_ASSERT(!"harness_crash: no such running instance");
 }
 
+void harness_crash_named(struct harness *h, const char *instance)
+{
+	for (size_t i = 0; i < h->n_inst; i++)
+		if (strcmp(h->inst[i].name, instance) == 0 && !h->inst[i].crashed) {
+			harness_crash(h, h->inst[i].rt);
+			return;
+		}
+	ECOM_ASSERT(!"harness_crash_named: no such running instance");
+}
+
 struct runtime *harness_restart(struct harness *h, const char *instance)
 {
 	for (size_t i = 0; i < h->n_inst; i++) {

@@ -33,6 +33,8 @@ struct runtime *harness_add(struct harness *h, const struct svc_def *def, void *
 			    const char *instance, const struct runtime_config *cfg);
 /* Crash: tears the instance down (its runtime and broker client; store and log survive). */
 void harness_crash(struct harness *h, struct runtime *rt);
+/* The same, by instance name. */
+void harness_crash_named(struct harness *h, const char *instance);
 /* Restarts a crashed instance under the same name (returns the new runtime). */
 struct runtime *harness_restart(struct harness *h, const char *instance);
 
