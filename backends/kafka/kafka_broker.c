@@ -25,6 +25,8 @@
 #define KAFKA_POLL_SKIP_MAX 64
 /* Partitions one member can hold; far above any topic layout we configure. */
 #define KAFKA_ASSIGNED_MAX 4096
+/* Topics one kafka_delete_topics_with_prefix call deletes at most. */
+#define KAFKA_DELETE_MAX 4096
 /* Topics one kafka_ensure_topics call may create (each topic + its .dlq). */
 #define KAFKA_ENSURE_MAX (2 * BROKER_MAX_TOPICS)
 #define KAFKA_HELD_STRS (3 + 2 * BROKER_MAX_HEADERS)
@@ -844,5 +846,93 @@ int kafka_ensure_topics(struct broker *b, const char *const *topics, size_t n, i
 out:
 	for (size_t i = 0; i < cnt; i++)
 		free(names[i]);
+	return rc;
+}
+
+/* Waits for one admin result on q; ECOM_OK with *ev set, or ECOM_UNAVAILABLE. */
+static int kafka_admin_wait(struct kafka_broker *kb, rd_kafka_queue_t *q, const char *what,
+			    rd_kafka_event_t **ev, struct ecom_err *err)
+{
+	*ev = rd_kafka_queue_poll(q, kb->opt.admin_timeout_ms + KAFKA_REPORT_GRACE_MS);
+	if (!*ev)
+		return ecom_err_set(err, ECOM_UNAVAILABLE, "kafka: %s: timed out", what);
+	if (rd_kafka_event_error(*ev) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return ecom_err_set(err, ECOM_UNAVAILABLE, "kafka: %s: %s", what,
+				    rd_kafka_event_error_string(*ev));
+	return ECOM_OK;
+}
+
+static int kafka_delete_named(struct kafka_broker *kb, rd_kafka_DeleteTopic_t **dt, size_t n,
+			      struct ecom_err *err)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(kb->producer);
+	rd_kafka_AdminOptions_t *ao =
+		rd_kafka_AdminOptions_new(kb->producer, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_topic_result_t **res;
+	size_t n_res = 0;
+	char errstr[256];
+	int rc;
+
+	rd_kafka_AdminOptions_set_operation_timeout(ao, kb->opt.admin_timeout_ms, errstr,
+						    sizeof(errstr));
+	rd_kafka_DeleteTopics(kb->producer, dt, n, ao, q);
+	rc = kafka_admin_wait(kb, q, "delete topics", &ev, err);
+	if (rc == ECOM_OK) {
+		res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev),
+							  &n_res);
+		for (size_t i = 0; i < n_res && rc == ECOM_OK; i++) {
+			rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+
+			if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+				rc = ecom_err_set(err, ECOM_UNAVAILABLE, "kafka: delete %s: %s",
+						  rd_kafka_topic_result_name(res[i]),
+						  rd_kafka_err2str(e));
+		}
+	}
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(ao);
+	rd_kafka_queue_destroy(q);
+	return rc;
+}
+
+int kafka_delete_topics_with_prefix(struct broker *b, const char *prefix, size_t *n_deleted,
+				    struct ecom_err *err)
+{
+	struct kafka_broker *kb = kafka_of(b);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_DeleteTopic_t **dt = NULL;
+	size_t n = 0, plen;
+	rd_kafka_resp_err_t e;
+	int rc;
+
+	ECOM_ASSERT(prefix);
+	if (n_deleted)
+		*n_deleted = 0;
+	plen = strlen(prefix);
+	if (plen < KAFKA_DELETE_PREFIX_MIN)
+		return ecom_err_set(err, ECOM_INVALID, "kafka: delete prefix \"%s\" is too short",
+				    prefix);
+	rc = kafka_producer_check(kb, err);
+	if (rc != ECOM_OK)
+		return rc;
+	e = rd_kafka_metadata(kb->producer, 1, NULL, &md, kb->opt.admin_timeout_ms);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return ecom_err_set(err, ECOM_UNAVAILABLE, "kafka: metadata: %s",
+				    rd_kafka_err2str(e));
+	dt = ecom_xcalloc(KAFKA_DELETE_MAX, sizeof(*dt));
+	for (int i = 0; i < md->topic_cnt && n < KAFKA_DELETE_MAX; i++)
+		if (strncmp(md->topics[i].topic, prefix, plen) == 0)
+			dt[n++] = rd_kafka_DeleteTopic_new(md->topics[i].topic);
+	rd_kafka_metadata_destroy(md);
+	if (n > 0)
+		rc = kafka_delete_named(kb, dt, n, err);
+	if (rc == ECOM_OK && n_deleted)
+		*n_deleted = n;
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_DeleteTopic_destroy(dt[i]);
+	free(dt);
 	return rc;
 }

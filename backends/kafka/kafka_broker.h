@@ -39,6 +39,13 @@ struct broker *kafka_broker_new(const char *bootstrap, const char *client_id,
 int kafka_ensure_topics(struct broker *b, const char *const *topics, size_t n, int partitions,
 			struct ecom_err *err);
 
+/* Deletes every topic whose name starts with `prefix` (at least KAFKA_DELETE_PREFIX_MIN
+ * characters, so a slip cannot wipe a cluster): cleanup for tests and development runs.
+ * *n_deleted (may be NULL) = how many were deleted. ECOM_OK, ECOM_UNAVAILABLE, ECOM_INVALID. */
+#define KAFKA_DELETE_PREFIX_MIN 4
+int kafka_delete_topics_with_prefix(struct broker *b, const char *prefix, size_t *n_deleted,
+				    struct ecom_err *err);
+
 /* Introspection (tests, health checks): the partitions the group currently assigns to this
  * member (0 before the first assignment and while a rebalance is in progress), and the
  * subscribed group (NULL before subscribe). Both are updated only inside poll(). */
