@@ -297,26 +297,14 @@ static int order_create_fn(void *arg, struct svc_ctx *ctx, json_t **state)
 	return ECOM_OK;
 }
 
-/* The rng stream is split from the runtime's on first contact; a service whose first act
- * is a create without an orderId makes that contact with a read-only exec. */
-static int order_probe_fn(void *arg, struct svc_ctx *ctx, json_t **state)
-{
-	order_rng_touch(arg, ctx);
-	return ECOM_NOT_FOUND;
-}
-
 static int order_draw_id(struct order_service *o, char out[37], struct ecom_err *err)
 {
-	int rc;
-
+	(void)err;
 	if (!o->rng_ready) {
-		rc = runtime_exec(o->rt, ORDER_COLLECTION, "~order-rng-probe", order_probe_fn, o,
-				  err);
-		if (rc != ECOM_NOT_FOUND)
-			return rc == ECOM_OK ? ECOM_UNAVAILABLE : rc;
-		ecom_err_clear(err);
+		/* The stream is split from the runtime's on first contact (see order_rng_touch). */
+		rng_split(runtime_rng(o->rt), &o->rng);
+		o->rng_ready = 1;
 	}
-	ECOM_ASSERT(o->rng_ready);
 	rng_uuid(&o->rng, out);
 	return ECOM_OK;
 }

@@ -180,6 +180,8 @@ void runtime_free(struct runtime *rt);
 const char *runtime_instance(const struct runtime *rt);
 const struct svc_def *runtime_def(const struct runtime *rt);
 struct store *runtime_store(struct runtime *rt);
+/* The runtime's rng, for API commands that draw before any handler runs (e.g. an orderId). */
+struct rng *runtime_rng(struct runtime *rt);
 
 struct runtime_stats {
 	uint64_t delivered, handled, duplicates, dead_lettered, published, sweep_published,
