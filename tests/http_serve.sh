@@ -42,6 +42,12 @@ for tool in curl python3; do
 	command -v "$tool" >/dev/null || { echo "http_serve.sh: needs $tool"; echo "0 passed, 1 failed"; exit 1; }
 done
 
+if ! "$ecom" serve --help >/dev/null 2>&1; then
+	echo "http_serve.sh: skipped: this ecom has no HTTP server (built with ECOM_BACKENDS=OFF)"
+	echo "0 passed, 0 failed"
+	exit 0
+fi
+
 # ---- start ---------------------------------------------------------------------------------
 mkdir -p "$work/web/js"
 echo '<!doctype html><title>ecom test dashboard</title>' >"$work/web/index.html"

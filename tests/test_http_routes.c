@@ -1,7 +1,10 @@
 /* test_http_routes.c — the pure HTTP router against a fake service API: status codes and
  * error bodies for every route (404, 405, 413, 400 naming the field, 409 with the reason,
  * 503), admin authorization outcomes, SSE backlog with Last-Event-ID, static file path
- * sanitizing, CORS, request metrics, and a seeded fuzz loop over random requests. */
+ * sanitizing, CORS, request metrics, and a seeded fuzz loop over random requests. Then the
+ * same routes over the real wiring (src/app) on in-memory backends and a manual clock:
+ * orders to SHIPPED, metrics, the SSE feed, admin refusals, DLQ replay, forwarding, and
+ * byte-identical answers for the same seed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,10 +15,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "core/metrics.h"
 #include "core/rng.h"
 #include "event/jsonx.h"
 #include "http/routes.h"
+#include "runtime/runtime.h"
+#include "sim/mem_broker.h"
+#include "sim/mem_store.h"
+#include "sim/sim_adapters.h"
 
 /* ---- the fake service ------------------------------------------------------------------ */
 
@@ -656,6 +664,342 @@ static void test_fuzz(void **state)
 	}
 }
 
+
+/* ---- the real wiring (src/app) on in-memory backends ------------------------------------ */
+
+#define AW_EPOCH_MS 1767225600000LL
+#define AW_TICK_US 5000         /* virtual time per idle round */
+#define AW_RUN_US (3LL * 1000000) /* virtual time one run_for covers */
+
+struct aw {
+	struct manual_clock clk;
+	struct rng rng, gw_rng, car_rng;
+	struct catalog cat;
+	struct mem_cluster *cluster;
+	struct sim_gateway *gw;
+	struct sim_carrier *car;
+	struct app *app;
+	int n_sse;
+	char sse_order[128];
+	int n_logs;
+	int forwarded;
+};
+
+static struct broker *aw_broker(void *arg, enum app_service s, const char *id,
+				struct ecom_err *err)
+{
+	struct aw *w = arg;
+
+	return mem_broker_new(w->cluster, id);
+}
+
+static struct store *aw_store(void *arg, enum app_service s, struct ecom_err *err)
+{
+	return mem_store_new();
+}
+
+static int aw_read(void *arg, const char *topic, int32_t p, int64_t off, struct broker_msg *m)
+{
+	return mem_cluster_read(((struct aw *)arg)->cluster, topic, p, off, m);
+}
+
+static void aw_sse(void *arg, const char *order_id, const char *id, const char *data)
+{
+	struct aw *w = arg;
+
+	assert_non_null(id);
+	assert_null(strchr(data, '\n'));
+	w->n_sse++;
+	snprintf(w->sse_order, sizeof(w->sse_order), "%s", order_id);
+}
+
+static void aw_log(void *arg, enum app_log_level level, const char *json)
+{
+	json_t *j = json_loads(json, 0, NULL);
+
+	assert_non_null(j); /* every log line is one JSON object */
+	assert_non_null(jsonx_str(j, "service"));
+	json_decref(j);
+	((struct aw *)arg)->n_logs++;
+}
+
+static int aw_allow(void *arg, const char *authz, struct ecom_err *err)
+{
+	return 0;
+}
+
+static int aw_forward(void *arg, const char *op, const char *id, const char *v, json_t **resp,
+		      struct ecom_err *err)
+{
+	struct aw *w = arg;
+
+	w->forwarded++;
+	if (strcmp(v, "payment") == 0)
+		return ecom_err_set(err, ECOM_REFUSED, "order service: order is SHIPPED");
+	*resp = json_pack("{s:s,s:s}", "forwarded", op, "orderId", id);
+	return ECOM_OK;
+}
+
+static struct aw *aw_new(uint64_t seed, uint32_t services, int with_auth, double decline)
+{
+	struct aw *w = ecom_xcalloc(1, sizeof(*w));
+	struct sim_adapter_rates gr = {.decline = decline}, cr = {0};
+	struct app_backends be = {.arg = w, .broker_new = aw_broker, .store_new = aw_store,
+				  .read_original = aw_read};
+	struct app_config cfg = {0};
+	struct ecom_err err = {0};
+
+	manual_clock_init(&w->clk, AW_EPOCH_MS);
+	w->clk.now_us = 1000000;
+	rng_seed(&w->rng, seed);
+	rng_split(&w->rng, &w->gw_rng);
+	rng_split(&w->rng, &w->car_rng);
+	catalog_init_default(&w->cat, 5);
+	w->cluster = mem_cluster_new(3, &w->clk.base);
+	w->gw = sim_gateway_new(&gr, &w->gw_rng, &w->clk.base);
+	w->car = sim_carrier_new(&cr, &w->car_rng, &w->clk.base);
+	cfg.services = services;
+	cfg.clock = &w->clk.base;
+	cfg.rng = &w->rng;
+	cfg.catalog = &w->cat;
+	cfg.gateway = sim_gateway_iface(w->gw);
+	cfg.carrier = sim_carrier_iface(w->car);
+	cfg.seed_stock = 1;
+	cfg.authorize = with_auth ? aw_allow : NULL;
+	cfg.log_line = aw_log;
+	cfg.log_arg = w;
+	cfg.log_level = APP_LOG_DEBUG;
+	cfg.sse = aw_sse;
+	cfg.sse_arg = w;
+	if (!(services & (1u << APP_ORDER))) {
+		cfg.forward_admin = aw_forward;
+		cfg.forward_arg = w;
+	}
+	w->app = app_new(&cfg, &be, &err);
+	assert_non_null(w->app);
+	assert_int_equal(app_start(w->app, &err), ECOM_OK);
+	return w;
+}
+
+static void aw_free(struct aw *w)
+{
+	app_free(w->app);
+	sim_gateway_free(w->gw);
+	sim_carrier_free(w->car);
+	mem_cluster_free(w->cluster);
+	catalog_deinit(&w->cat);
+	free(w);
+}
+
+static void aw_run(struct aw *w)
+{
+	int64_t end = w->clk.now_us + AW_RUN_US, next;
+
+	while (w->clk.now_us < end) {
+		if (!app_step(w->app, &next))
+			w->clk.now_us += AW_TICK_US;
+	}
+}
+
+/* A request through a service's real http_api; the body of the answer in *body (freed by
+ * the caller), the status returned. */
+static int aw_call(struct aw *w, enum app_service s, const char *method, const char *path,
+		   const char *body, char **out)
+{
+	struct http_request req = {.method = method, .path = path, .body = body,
+				   .body_len = body ? strlen(body) : 0,
+				   .authorization = "Bearer t"};
+	struct http_response r;
+	int st;
+
+	routes_handle(app_http_api(w->app, s), &req, &r);
+	st = r.status;
+	if (out) {
+		*out = r.body ? r.body : ecom_xstrdup("");
+		r.body = NULL;
+	}
+	http_response_deinit(&r);
+	return st;
+}
+
+static const char *aw_status(struct aw *w, const char *id)
+{
+	static char st[64];
+	char path[256], *body;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/orders/%s", id);
+	if (aw_call(w, APP_READ_MODEL, "GET", path, NULL, &body) != 200) {
+		free(body);
+		return "(none)";
+	}
+	j = json_loads(body, 0, NULL);
+	snprintf(st, sizeof(st), "%s", jsonx_str_or(j, "status", "(none)"));
+	json_decref(j);
+	free(body);
+	return st;
+}
+
+static void test_app_orders(void **state)
+{
+	struct aw *w = aw_new(7, APP_ALL_SERVICES, 1, 0);
+	char *body;
+	struct metric *f;
+
+	(void)state;
+	assert_int_equal(aw_call(w, APP_ORDER, "POST", "/orders",
+				 "{\"orderId\":\"a1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],"
+				 "\"total\":20}", NULL), 201);
+	assert_int_equal(aw_call(w, APP_ORDER, "POST", "/orders",
+				 "{\"orderId\":\"a1\",\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}],"
+				 "\"total\":20}", NULL), 200);
+	assert_int_equal(aw_call(w, APP_ORDER, "POST", "/orders",
+				 "{\"orderId\":\"a2\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":9}],"
+				 "\"total\":90}", NULL), 201);
+	assert_int_equal(aw_call(w, APP_ORDER, "POST", "/orders",
+				 "{\"items\":[{\"sku\":\"SKU-1\",\"qty\":1}],\"total\":11}", &body),
+			 400);
+	assert_non_null(strstr(body, "total"));
+	free(body);
+	aw_run(w);
+	assert_string_equal(aw_status(w, "a1"), "SHIPPED");
+	assert_string_equal(aw_status(w, "a2"), "CANCELLED"); /* 9 > 5 in stock */
+	assert_true(w->n_sse >= 6);
+	assert_true(w->n_logs > 0);
+
+	/* admin: illegal -> 409 with the reason; legal -> 200 */
+	assert_int_equal(aw_call(w, APP_ORDER, "POST", "/admin/retry/a1", "{\"step\":\"payment\"}",
+				 &body), 409);
+	assert_non_null(strstr(body, "SHIPPED"));
+	free(body);
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/admin/retry/a2",
+				 "{\"step\":\"inventory\"}", NULL), 200);
+	assert_int_equal(aw_call(w, APP_ORDER, "GET", "/health/ready", NULL, NULL), 200);
+
+	/* metrics from the runtimes' observer and the stores */
+	f = metrics_find(app_metrics(w->app, APP_INVENTORY), "ecom_events_processed_total");
+	assert_true(metric_value(f, (const char *[]){"inventory", "order.OrderCreated.v1",
+						      "handled"}) == 2);
+	assert_int_equal(aw_call(w, APP_ORDER, "GET", "/metrics", NULL, &body), 200);
+	assert_non_null(strstr(body, "ecom_sagas{status=\"SHIPPED\"} 1\n"));
+	assert_non_null(strstr(body, "ecom_http_requests_total{service=\"order\",route=\"/orders\","
+				     "code=\"201\"} 2\n"));
+	free(body);
+	aw_free(w);
+}
+
+static void test_app_no_secret(void **state)
+{
+	struct aw *w = aw_new(7, APP_ALL_SERVICES, 0, 0);
+	char *body;
+
+	(void)state;
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "GET", "/admin/dlq", NULL, &body), 503);
+	assert_non_null(strstr(body, "JWT_SECRET"));
+	free(body);
+	aw_free(w);
+}
+
+/* Poison on a topic three groups consume -> one dead letter; replay republishes the original
+ * bytes once, with x-replay, and a second replay changes nothing. */
+static void test_app_dlq_replay(void **state)
+{
+	struct aw *w = aw_new(11, APP_ALL_SERVICES, 1, 0);
+	struct broker *p = mem_broker_new(w->cluster, "poisoner");
+	struct broker_record rec = {.topic = "order.OrderCreated.v1", .key = "px", .key_len = 2,
+				    .value = "not json", .value_len = 8};
+	const char *topic = rec.topic;
+	int64_t before = 0, after = 0;
+	char *body;
+	json_t *j;
+
+	(void)state;
+	assert_int_equal(broker_produce(p, &rec, NULL), ECOM_OK);
+	broker_destroy(p);
+	aw_run(w);
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "GET", "/admin/dlq", NULL, &body), 200);
+	j = json_loads(body, 0, NULL);
+	free(body);
+	assert_int_equal(json_array_size(j), 1);
+	assert_string_equal(jsonx_str(json_array_get(j, 0), "topic"), topic);
+	json_decref(j);
+	for (int32_t i = 0; i < mem_cluster_partitions(w->cluster, topic); i++)
+		before += mem_cluster_end_offset(w->cluster, topic, i);
+
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/admin/dlq/replay",
+				 "{\"topic\":\"order.OrderCreated.v1.dlq\"}", &body), 200);
+	assert_non_null(strstr(body, "\"replayed\":1"));
+	free(body);
+	for (int32_t i = 0; i < mem_cluster_partitions(w->cluster, topic); i++) {
+		int64_t end = mem_cluster_end_offset(w->cluster, topic, i);
+		struct broker_msg m;
+
+		after += end;
+		if (end > 1) {
+			assert_int_equal(mem_cluster_read(w->cluster, topic, i, end - 1, &m), ECOM_OK);
+			assert_string_equal(m.value, "not json");
+			assert_string_equal(broker_msg_header(&m, RT_HDR_REPLAY), "1");
+		}
+	}
+	assert_int_equal(after, before + 1);
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/admin/dlq/replay",
+				 "{\"all\":true}", &body), 200);
+	/* the first dead letter is not replayed again (the replayed copy failed again and is
+	 * a new dead letter once the read model folded it) */
+	assert_non_null(strstr(body, "\"alreadyReplayed\":[\"order.OrderCreated.v1:"));
+	free(body);
+	aw_free(w);
+}
+
+static void test_app_forwarding(void **state)
+{
+	struct aw *w = aw_new(3, 1u << APP_READ_MODEL, 1, 0);
+	char *body;
+
+	(void)state;
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/admin/retry/zz",
+				 "{\"step\":\"inventory\"}", &body), 200);
+	assert_non_null(strstr(body, "\"forwarded\":\"retry\""));
+	free(body);
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/admin/retry/zz",
+				 "{\"step\":\"payment\"}", &body), 409);
+	assert_non_null(strstr(body, "order is SHIPPED"));
+	free(body);
+	assert_int_equal(w->forwarded, 2);
+	/* the read model alone has no POST /orders */
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "POST", "/orders", "{}", NULL), 405);
+	aw_free(w);
+}
+
+/* The same seed and the same requests give the same answers, byte for byte. */
+static char *aw_script(uint64_t seed)
+{
+	struct aw *w = aw_new(seed, APP_ALL_SERVICES, 1, 0.5);
+	char *list;
+
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(aw_call(w, APP_ORDER, "POST", "/orders",
+					 "{\"items\":[{\"sku\":\"SKU-3\",\"qty\":1}],\"total\":10}",
+					 NULL), 201);
+	aw_run(w);
+	assert_int_equal(aw_call(w, APP_READ_MODEL, "GET", "/orders", NULL, &list), 200);
+	aw_free(w);
+	return list;
+}
+
+static void test_app_deterministic(void **state)
+{
+	char *a = aw_script(42), *b = aw_script(42), *c = aw_script(43);
+
+	(void)state;
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_non_null(strstr(a, "SHIPPED"));
+	free(a);
+	free(b);
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -672,6 +1016,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cors_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
+		cmocka_unit_test(test_app_orders),
+		cmocka_unit_test(test_app_no_secret),
+		cmocka_unit_test(test_app_dlq_replay),
+		cmocka_unit_test(test_app_forwarding),
+		cmocka_unit_test(test_app_deterministic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

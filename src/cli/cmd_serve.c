@@ -431,7 +431,7 @@ static void http_log(void *arg, const char *service, const char *method, const c
 	struct serve *s = arg;
 	enum app_service svc;
 	enum app_log_level level = APP_LOG_INFO;
-	json_t *f;
+	json_t *f, *p;
 
 	if (!s->app || app_service_from_name(service, &svc) != ECOM_OK || !app_has(s->app, svc))
 		return;
@@ -444,7 +444,8 @@ static void http_log(void *arg, const char *service, const char *method, const c
 		return;
 	f = json_object();
 	jsonx_set_str(f, "method", method);
-	jsonx_set_new(f, "path", json_string(path) ? json_string(path) : json_string("?"));
+	p = json_string(path); /* NULL for invalid UTF-8 */
+	jsonx_set_new(f, "path", p ? p : json_string("(not UTF-8)"));
 	jsonx_set_int(f, "status", status);
 	jsonx_set_str(f, "route", route);
 	app_log(s->app, svc, level, status ? "http request" : "sse stream closed", f);
