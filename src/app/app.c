@@ -13,12 +13,11 @@
 #include "event/event.h"
 #include "event/jsonx.h"
 #include "runtime/runtime.h"
-/* ecom_core's include path is src/ only; the services are reached from here. */
-#include "../../services/inventory/inventory.h"
-#include "../../services/order/order.h"
-#include "../../services/payment/payment.h"
-#include "../../services/read-model/read_model.h"
-#include "../../services/shipping/shipping.h"
+#include "services/inventory/inventory.h"
+#include "services/order/order.h"
+#include "services/payment/payment.h"
+#include "services/read-model/read_model.h"
+#include "services/shipping/shipping.h"
 
 #define APP_SCAN_MAX 100000     /* documents one metrics scan reads (sagas, dead letters) */
 #define APP_REPLAY_MAX 1000     /* dead letters one replay request republishes */
@@ -145,6 +144,25 @@ static const char *type_label(int type)
 	return "unknown";
 }
 
+/* eventId, correlationId, causationId and orderId of the message in hand, when it is JSON
+ * (only computed for lines that pass the log level). */
+static void add_cause_fields(json_t *f, const struct broker_msg *m)
+{
+	static const char *const keys[] = {"eventId", "correlationId", "causationId"};
+	json_t *j;
+
+	if (!m)
+		return;
+	j = json_loadb(m->value, m->value_len, 0, NULL);
+	for (size_t i = 0; i < ECOM_ARRAY_LEN(keys); i++)
+		if (jsonx_str(j, keys[i]))
+			jsonx_set_str(f, keys[i], jsonx_str(j, keys[i]));
+	if (jsonx_str(json_object_get(j, "payload"), "orderId"))
+		jsonx_set_str(f, "orderId", jsonx_str(json_object_get(j, "payload"), "orderId"));
+	jsonx_set_str(f, "topic", m->topic);
+	json_decref(j);
+}
+
 static void obs_event(void *arg, struct runtime *rt, enum rt_event what, int type,
 		      const char *detail)
 {
@@ -153,7 +171,6 @@ static void obs_event(void *arg, struct runtime *rt, enum rt_event what, int typ
 	enum app_log_level level = APP_LOG_DEBUG;
 	json_t *f;
 
-	(void)rt;
 	metric_add(sv->m_rt, (const char *[]){svc, rt_event_name(what)}, 1);
 	switch (what) {
 	case RT_HANDLED: outcome = "handled"; break;
@@ -172,6 +189,7 @@ static void obs_event(void *arg, struct runtime *rt, enum rt_event what, int typ
 	if (!sv->app->cfg.log_line || level < sv->app->cfg.log_level)
 		return;
 	f = json_object();
+	add_cause_fields(f, runtime_current_msg(rt));
 	if (type >= 0)
 		jsonx_set_str(f, "type", type_label(type));
 	if (detail && (what == RT_HANDLED || what == RT_DUPLICATE_SKIPPED || what == RT_IGNORED))
