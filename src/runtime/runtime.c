@@ -620,6 +620,10 @@ const char *runtime_instance(const struct runtime *rt) { return rt->instance; }
 const struct svc_def *runtime_def(const struct runtime *rt) { return rt->def; }
 struct store *runtime_store(struct runtime *rt) { return rt->store; }
 struct rng *runtime_rng(struct runtime *rt) { return rt->rng; }
+const struct broker_msg *runtime_current_msg(const struct runtime *rt)
+{
+	return rt->has_msg ? &rt->msg : NULL;
+}
 
 void runtime_get_stats(const struct runtime *rt, struct runtime_stats *out)
 {

@@ -182,6 +182,9 @@ const struct svc_def *runtime_def(const struct runtime *rt);
 struct store *runtime_store(struct runtime *rt);
 /* The runtime's rng, for API commands that draw before any handler runs (e.g. an orderId). */
 struct rng *runtime_rng(struct runtime *rt);
+/* The message being processed (borrowed; valid during observer callbacks for it), or NULL.
+ * For log lines that name the cause's correlationId/causationId. */
+const struct broker_msg *runtime_current_msg(const struct runtime *rt);
 
 struct runtime_stats {
 	uint64_t delivered, handled, duplicates, dead_lettered, published, sweep_published,
