@@ -15,9 +15,9 @@
 #include "core/ecom.h"
 #include "http/routes.h"
 
-#define HTTP_CONNECTIONS_MAX 512              /* per listener */
+#define HTTP_CONNECTIONS_MAX 192              /* per listener; 5 listeners stay under FD_SETSIZE */
 #define HTTP_IDLE_TIMEOUT_S 60                /* an idle keep-alive connection is closed */
-#define HTTP_SSE_STREAMS_MAX 256              /* per listener; more get 503 */
+#define HTTP_SSE_STREAMS_MAX 128              /* per listener; more get 503 */
 #define HTTP_SSE_BUFFER_MAX (1024 * 1024)     /* unsent bytes per stream; a slower reader is cut */
 #define HTTP_SSE_KEEPALIVE_US (15LL * 1000 * 1000)
 

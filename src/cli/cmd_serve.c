@@ -704,7 +704,10 @@ int cmd_serve(int argc, char **argv)
 	}
 	print_banner(s);
 	serve_loop(s);
-	fprintf(stderr, "{\"level\":\"info\",\"msg\":\"stopping: signal received\"}\n");
+	for (int i = 0; i < APP_SERVICE_COUNT; i++)
+		if (app_has(s->app, (enum app_service)i))
+			app_log(s->app, (enum app_service)i, APP_LOG_INFO,
+				"stopping: signal received", NULL);
 	serve_teardown(s);
 	free(s);
 	return 0;
