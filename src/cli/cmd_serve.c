@@ -216,10 +216,9 @@ static int opt_value(int argc, char **argv, int *i, const char **out)
 	return 0;
 }
 
-/* Returns 0, or the exit code for bad usage. */
-static int parse_args(struct serve *s, int argc, char **argv)
+/* Defaults, then the environment (the demo's variables). 0, or 2 for a bad value. */
+static int parse_env(struct serve *s)
 {
-	const char *target = NULL, *v, *web = env_or("ECOM_WEB_DIR", NULL);
 	long n;
 
 	s->port_base = SERVE_PORT_BASE_DEFAULT;
@@ -240,7 +239,85 @@ static int parse_args(struct serve *s, int argc, char **argv)
 			getenv("LOG_LEVEL"));
 		return 2;
 	}
-	for (int i = 1; i < argc; i++) {
+	return 0;
+}
+
+/* One "--name value" pair. 0, or -1 for an unknown option or a bad value. */
+static int parse_option(struct serve *s, const char *a, const char *v, const char **web)
+{
+	long n;
+
+	if (strcmp(a, "--kafka") == 0)
+		s->kafka = v;
+	else if (strcmp(a, "--mongo") == 0)
+		s->mongo = v;
+	else if (strcmp(a, "--bind") == 0)
+		s->bind = v;
+	else if (strcmp(a, "--cors-origin") == 0)
+		s->cors = v;
+	else if (strcmp(a, "--order-url") == 0)
+		s->order_url = v;
+	else if (strcmp(a, "--web-dir") == 0)
+		*web = v;
+	else if (strcmp(a, "--port") == 0 && parse_int(v, 1, 65535, &n) == 0)
+		s->port = (int)n;
+	else if (strcmp(a, "--port-base") == 0 &&
+		 parse_int(v, 1, 65535 - (APP_SERVICE_COUNT - 1), &n) == 0)
+		s->port_base = (int)n;
+	else if (strcmp(a, "--stock") == 0 && parse_int(v, 0, 1000000000L, &n) == 0)
+		s->stock = n;
+	else if (strcmp(a, "--partitions") == 0 && parse_int(v, 1, 1024, &n) == 0)
+		s->partitions = (int)n;
+	else if (strcmp(a, "--decline") == 0 && parse_prob(v, &s->decline) == 0)
+		;
+	else if (strcmp(a, "--ship-fail") == 0 && parse_prob(v, &s->ship_fail) == 0)
+		;
+	else if (strcmp(a, "--log-level") == 0 && parse_level(v, &s->log_level) == 0)
+		;
+	else
+		return -1;
+	return 0;
+}
+
+/* "all" or one service; 0 or 2. */
+static int parse_target(struct serve *s, const char *target)
+{
+	enum app_service one;
+
+	if (!target) {
+		fprintf(stderr, "ecom serve: which service? (all, order, inventory, payment, "
+				"shipping, read-model)\n\n");
+		serve_usage(stderr);
+		return 2;
+	}
+	if (strcmp(target, "all") == 0) {
+		s->all = 1;
+		s->services = APP_ALL_SERVICES;
+		return 0;
+	}
+	if (app_service_from_name(target, &one) != ECOM_OK) {
+		fprintf(stderr, "ecom serve: unknown service '%s'\n", target);
+		return 2;
+	}
+	s->services = 1u << one;
+	if (!s->kafka || !s->mongo) {
+		fprintf(stderr, "ecom serve %s: needs --kafka HOST:PORT and --mongo URI (or "
+				"KAFKA_BROKERS and MONGO_URL); `ecom serve all` runs in memory\n",
+			target);
+		return 2;
+	}
+	if (s->port < 0)
+		s->port = SERVE_PORT_BASE_DEFAULT + (int)one;
+	return 0;
+}
+
+/* Returns 0, or the exit code for bad usage. */
+static int parse_args(struct serve *s, int argc, char **argv)
+{
+	const char *target = NULL, *v, *web = env_or("ECOM_WEB_DIR", NULL);
+	int rc = parse_env(s);
+
+	for (int i = 1; rc == 0 && i < argc; i++) {
 		const char *a = argv[i];
 
 		if (a[0] != '-') {
@@ -253,69 +330,16 @@ static int parse_args(struct serve *s, int argc, char **argv)
 		}
 		if (opt_value(argc, argv, &i, &v) != 0)
 			return 2;
-		if (strcmp(a, "--kafka") == 0) {
-			s->kafka = v;
-		} else if (strcmp(a, "--mongo") == 0) {
-			s->mongo = v;
-		} else if (strcmp(a, "--bind") == 0) {
-			s->bind = v;
-		} else if (strcmp(a, "--cors-origin") == 0) {
-			s->cors = v;
-		} else if (strcmp(a, "--order-url") == 0) {
-			s->order_url = v;
-		} else if (strcmp(a, "--web-dir") == 0) {
-			web = v;
-		} else if (strcmp(a, "--port") == 0 || strcmp(a, "--port-base") == 0) {
-			if (parse_int(v, 1, 65535 - (APP_SERVICE_COUNT - 1), &n) != 0) {
-				fprintf(stderr, "ecom serve: %s %s: want a port number\n", a, v);
-				return 2;
-			}
-			if (strcmp(a, "--port") == 0)
-				s->port = (int)n;
-			else
-				s->port_base = (int)n;
-		} else if (strcmp(a, "--stock") == 0 &&
-			   parse_int(v, 0, 1000000000L, &n) == 0) {
-			s->stock = n;
-		} else if (strcmp(a, "--partitions") == 0 && parse_int(v, 1, 1024, &n) == 0) {
-			s->partitions = (int)n;
-		} else if (strcmp(a, "--decline") == 0 && parse_prob(v, &s->decline) == 0) {
-		} else if (strcmp(a, "--ship-fail") == 0 && parse_prob(v, &s->ship_fail) == 0) {
-		} else if (strcmp(a, "--log-level") == 0 && parse_level(v, &s->log_level) == 0) {
-		} else {
+		if (parse_option(s, a, v, &web) != 0) {
 			fprintf(stderr, "ecom serve: bad option or value: %s %s\n\n", a, v);
 			serve_usage(stderr);
 			return 2;
 		}
 	}
-	if (!target)
-		target = env_or("SERVICE_NAME", NULL);
-	if (!target) {
-		fprintf(stderr, "ecom serve: which service? (all, order, inventory, payment, "
-				"shipping, read-model)\n\n");
-		serve_usage(stderr);
-		return 2;
-	}
-	if (strcmp(target, "all") == 0) {
-		s->all = 1;
-		s->services = APP_ALL_SERVICES;
-	} else {
-		enum app_service one;
-
-		if (app_service_from_name(target, &one) != ECOM_OK) {
-			fprintf(stderr, "ecom serve: unknown service '%s'\n", target);
-			return 2;
-		}
-		s->services = 1u << one;
-		if (!s->kafka || !s->mongo) {
-			fprintf(stderr, "ecom serve %s: needs --kafka HOST:PORT and --mongo URI (or "
-					"KAFKA_BROKERS and MONGO_URL); `ecom serve all` runs in memory\n",
-				target);
-			return 2;
-		}
-		if (s->port < 0)
-			s->port = SERVE_PORT_BASE_DEFAULT + (int)one;
-	}
+	if (rc == 0)
+		rc = parse_target(s, target ? target : env_or("SERVICE_NAME", NULL));
+	if (rc != 0)
+		return rc;
 	if (!s->bind)
 		s->bind = s->all ? "127.0.0.1" : "0.0.0.0";
 	if (web)
