@@ -744,13 +744,55 @@ static void admin_check_and_run(struct ctx *c, const struct route *r)
 	r->fn(c);
 }
 
+struct match {
+	const struct route *hit; /* the route for this method, if any */
+	const char *id;          /* its :id segment */
+	int matched;             /* some route has this path (for 405 rather than 404) */
+	char allow[64];          /* methods of the routes with this path */
+};
+
+static void match_routes(const struct http_api *api, const char *method, char **seg, int n,
+			 struct match *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; n >= 0 && i < ECOM_ARRAY_LEN(routes); i++) {
+		const struct route *r = &routes[i];
+		size_t len = strlen(m->allow);
+		const char *rid = NULL;
+
+		if (!r->available(api) || !pattern_match(r->pattern, seg, n, &rid))
+			continue;
+		m->matched = 1;
+		if (!strstr(m->allow, r->method))
+			snprintf(m->allow + len, sizeof(m->allow) - len, "%s%s%s", len ? ", " : "",
+				 r->method, strcmp(r->method, "GET") == 0 ? ", HEAD" : "");
+		if (!m->hit && (strcmp(r->method, method) == 0 ||
+				(strcmp(r->method, "GET") == 0 && is_get(method)))) {
+			m->hit = r;
+			m->id = rid;
+		}
+	}
+	if (m->matched)
+		snprintf(m->allow + strlen(m->allow), sizeof(m->allow) - strlen(m->allow),
+			 ", OPTIONS");
+}
+
+static void preflight(struct http_response *resp, const char *allow)
+{
+	resp_body(resp, 204, "text/plain", NULL, 0);
+	resp_header(resp, "Allow", allow);
+	resp_header(resp, "Access-Control-Allow-Methods", allow);
+	resp_header(resp, "Access-Control-Allow-Headers",
+		    "Authorization, Content-Type, Last-Event-ID");
+	resp_header(resp, "Access-Control-Max-Age", "600");
+}
+
 static void dispatch(const struct http_api *api, const struct http_request *req,
 		     struct http_response *resp)
 {
-	char buf[HTTP_PATH_MAX + 1], *seg[HTTP_SEGMENTS_MAX], allow[64] = "";
-	const struct route *hit = NULL;
-	const char *id = NULL;
-	int n, matched = 0;
+	char buf[HTTP_PATH_MAX + 1], *seg[HTTP_SEGMENTS_MAX];
+	struct match m;
+	struct ctx c;
 
 	if (!req->path || req->path[0] != '/' || !req->method) {
 		resp_error(resp, 400, "path: must start with '/'");
@@ -760,29 +802,8 @@ static void dispatch(const struct http_api *api, const struct http_request *req,
 		resp_error(resp, 414, "path: longer than %d bytes", HTTP_PATH_MAX);
 		return;
 	}
-	n = split_path(req->path, buf, sizeof(buf), seg);
-	for (size_t i = 0; n >= 0 && i < ECOM_ARRAY_LEN(routes); i++) {
-		const struct route *r = &routes[i];
-		const char *rid = NULL;
-
-		if (!r->available(api) || !pattern_match(r->pattern, seg, n, &rid))
-			continue;
-		matched = 1;
-		if (!strstr(allow, r->method)) {
-			snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), "%s%s",
-				 allow[0] ? ", " : "", r->method);
-			if (strcmp(r->method, "GET") == 0)
-				snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow),
-					 ", HEAD");
-		}
-		if (!hit && (strcmp(r->method, req->method) == 0 ||
-			     (strcmp(r->method, "GET") == 0 && is_get(req->method)))) {
-			hit = r;
-			id = rid;
-			resp->route = r->pattern;
-		}
-	}
-	if (!matched) {
+	match_routes(api, req->method, seg, split_path(req->path, buf, sizeof(buf), seg), &m);
+	if (!m.matched) {
 		if (api->read_file && is_get(req->method))
 			serve_static(api, req->path, resp);
 		else
@@ -790,38 +811,30 @@ static void dispatch(const struct http_api *api, const struct http_request *req,
 				   strlen(req->path) <= 200 ? req->path : "(long path)");
 		return;
 	}
-	snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow), ", OPTIONS");
 	if (strcmp(req->method, "OPTIONS") == 0) {
-		resp_body(resp, 204, "text/plain", NULL, 0);
-		resp_header(resp, "Allow", allow);
-		resp_header(resp, "Access-Control-Allow-Methods", allow);
-		resp_header(resp, "Access-Control-Allow-Headers",
-			    "Authorization, Content-Type, Last-Event-ID");
-		resp_header(resp, "Access-Control-Max-Age", "600");
+		preflight(resp, m.allow);
 		return;
 	}
-	if (!hit) {
-		resp_header(resp, "Allow", allow);
+	if (!m.hit) {
+		resp_header(resp, "Allow", m.allow);
 		resp_error(resp, 405, "method %s not allowed here (allowed: %s)",
-			   strlen(req->method) <= 16 ? req->method : "(long)", allow);
+			   strlen(req->method) <= 16 ? req->method : "(long)", m.allow);
 		return;
 	}
+	resp->route = m.hit->pattern;
 	if (req->body_too_large || req->body_len > HTTP_BODY_MAX) {
 		resp_error(resp, 413, "body: larger than %d bytes", HTTP_BODY_MAX);
 		return;
 	}
-	if (id && !token_ok(id, HTTP_ID_MAX)) {
+	if (m.id && !token_ok(m.id, HTTP_ID_MAX)) {
 		resp_error(resp, 400, "id: must be 1..%d printable characters", HTTP_ID_MAX);
 		return;
 	}
-	{
-		struct ctx c = {.api = api, .req = req, .resp = resp, .id = id};
-
-		if (hit->admin)
-			admin_check_and_run(&c, hit);
-		else
-			hit->fn(&c);
-	}
+	c = (struct ctx){.api = api, .req = req, .resp = resp, .id = m.id};
+	if (m.hit->admin)
+		admin_check_and_run(&c, m.hit);
+	else
+		m.hit->fn(&c);
 }
 
 void routes_init(const struct http_api *api)
