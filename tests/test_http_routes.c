@@ -683,6 +683,7 @@ struct aw {
 	char sse_order[128];
 	int n_logs;
 	int forwarded;
+	int broker_down;
 };
 
 static struct broker *aw_broker(void *arg, enum app_service s, const char *id,
@@ -701,6 +702,13 @@ static struct store *aw_store(void *arg, enum app_service s, struct ecom_err *er
 static int aw_read(void *arg, const char *topic, int32_t p, int64_t off, struct broker_msg *m)
 {
 	return mem_cluster_read(((struct aw *)arg)->cluster, topic, p, off, m);
+}
+
+static int aw_broker_ready(void *arg, enum app_service s, struct ecom_err *err)
+{
+	if (((struct aw *)arg)->broker_down)
+		return ecom_err_set(err, ECOM_UNAVAILABLE, "connection refused");
+	return ECOM_OK;
 }
 
 static void aw_sse(void *arg, const char *order_id, const char *id, const char *data)
@@ -745,7 +753,7 @@ static struct aw *aw_new(uint64_t seed, uint32_t services, int with_auth, double
 	struct aw *w = ecom_xcalloc(1, sizeof(*w));
 	struct sim_adapter_rates gr = {.decline = decline}, cr = {0};
 	struct app_backends be = {.arg = w, .broker_new = aw_broker, .store_new = aw_store,
-				  .read_original = aw_read};
+				  .read_original = aw_read, .broker_ready = aw_broker_ready};
 	struct app_config cfg = {0};
 	struct ecom_err err = {0};
 
@@ -897,6 +905,13 @@ static void test_app_no_secret(void **state)
 	assert_int_equal(aw_call(w, APP_READ_MODEL, "GET", "/admin/dlq", NULL, &body), 503);
 	assert_non_null(strstr(body, "JWT_SECRET"));
 	free(body);
+	/* readiness follows the broker probe */
+	assert_int_equal(aw_call(w, APP_PAYMENT, "GET", "/health/ready", NULL, NULL), 200);
+	w->broker_down = 1;
+	assert_int_equal(aw_call(w, APP_PAYMENT, "GET", "/health/ready", NULL, &body), 503);
+	assert_non_null(strstr(body, "broker: connection refused"));
+	free(body);
+	assert_int_equal(aw_call(w, APP_PAYMENT, "GET", "/health/live", NULL, NULL), 200);
 	aw_free(w);
 }
 

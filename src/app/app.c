@@ -501,12 +501,17 @@ static int h_ready(void *arg, struct ecom_err *err)
 		return ecom_err_set(err, ECOM_UNAVAILABLE, "not started");
 	rc = store_get(sv->store, APP_HEALTH_COLL, "probe", &doc, err);
 	json_decref(doc);
-	if (rc == ECOM_OK || rc == ECOM_NOT_FOUND) {
-		ecom_err_clear(err);
-		return ECOM_OK;
+	if (rc != ECOM_OK && rc != ECOM_NOT_FOUND)
+		return ecom_err_set(err, ECOM_UNAVAILABLE, "store: %s",
+				    err && err->msg[0] ? err->msg : ecom_rc_name(rc));
+	ecom_err_clear(err);
+	if (sv->app->be.broker_ready) {
+		rc = sv->app->be.broker_ready(sv->app->be.arg, sv->kind, err);
+		if (rc != ECOM_OK)
+			return ecom_err_set(err, ECOM_UNAVAILABLE, "broker: %s",
+					    err && err->msg[0] ? err->msg : ecom_rc_name(rc));
 	}
-	return ecom_err_set(err, ECOM_UNAVAILABLE, "store: %s",
-			    err && err->msg[0] ? err->msg : ecom_rc_name(rc));
+	return ECOM_OK;
 }
 
 static void api_setup(struct app_svc *sv)

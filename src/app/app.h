@@ -55,6 +55,9 @@ struct app_backends {
 	 * envelope from the dead letter's record. Memory borrowed until the next call. */
 	int (*read_original)(void *arg, const char *topic, int32_t partition, int64_t offset,
 			     struct broker_msg *out);
+	/* Optional: does the broker answer? (ECOM_OK or ECOM_UNAVAILABLE with err set.) Used by
+	 * /health/ready next to a store read; NULL = the broker is in-process. */
+	int (*broker_ready)(void *arg, enum app_service s, struct ecom_err *err);
 };
 
 /* Admin commands for a read model whose order service runs elsewhere: `op` is "retry" or

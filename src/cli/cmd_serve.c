@@ -32,6 +32,8 @@ int cmd_serve(int argc, char **argv)
 
 #else
 
+#include <librdkafka/rdkafka.h>
+
 #include "app/app.h"
 #include "backends/http/http_client.h"
 #include "backends/http/http_server.h"
@@ -55,6 +57,8 @@ int cmd_serve(int argc, char **argv)
 #define SERVE_FORWARD_TIMEOUT_MS 5000
 #define SERVE_FORWARD_TTL_S 60
 #define SERVE_SECRET_BYTES 32
+#define SERVE_PROBE_TIMEOUT_MS 1000       /* one Kafka metadata request for /health/ready */
+#define SERVE_PROBE_CACHE_US (1000 * 1000) /* a probe answer is reused this long */
 
 static volatile sig_atomic_t serve_stop_flag;
 
@@ -90,6 +94,11 @@ struct serve {
 	struct jwt_auth *auth;
 	struct app *app;
 	struct http_server *srv[APP_SERVICE_COUNT];
+	/* Kafka readiness probe: a producer handle of its own, used only for metadata. */
+	rd_kafka_t *probe;
+	int64_t probe_at_us;
+	int probe_rc;
+	char probe_err[128];
 };
 
 static void serve_usage(FILE *out)
@@ -388,6 +397,51 @@ static int be_read_original(void *arg, const char *topic, int32_t partition, int
 	return mem_cluster_read(s->cluster, topic, partition, offset, out);
 }
 
+/* /health/ready: a metadata request answered by the cluster (cached briefly, since one
+ * blocks the loop for up to SERVE_PROBE_TIMEOUT_MS while Kafka is down). */
+static int be_broker_ready(void *arg, enum app_service svc, struct ecom_err *err)
+{
+	struct serve *s = arg;
+	int64_t now = clock_now_us(&s->clock.base);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e;
+
+	(void)svc;
+	if (!s->probe)
+		return ECOM_OK;
+	if (s->probe_at_us && now - s->probe_at_us < SERVE_PROBE_CACHE_US)
+		return s->probe_rc == ECOM_OK ? ECOM_OK
+					      : ecom_err_set(err, s->probe_rc, "%s", s->probe_err);
+	e = rd_kafka_metadata(s->probe, 0, NULL, &md, SERVE_PROBE_TIMEOUT_MS);
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	s->probe_at_us = clock_now_us(&s->clock.base);
+	s->probe_rc = e == RD_KAFKA_RESP_ERR_NO_ERROR ? ECOM_OK : ECOM_UNAVAILABLE;
+	snprintf(s->probe_err, sizeof(s->probe_err), "kafka %s: %s", s->kafka, rd_kafka_err2str(e));
+	return s->probe_rc == ECOM_OK ? ECOM_OK
+				      : ecom_err_set(err, s->probe_rc, "%s", s->probe_err);
+}
+
+static rd_kafka_t *probe_new(const char *bootstrap)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[256];
+	rd_kafka_t *rk;
+
+	if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr, sizeof(errstr)) !=
+		    RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "client.id", "ecom-ready-probe", errstr, sizeof(errstr)) !=
+		    RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+		rd_kafka_conf_destroy(conf);
+		return NULL;
+	}
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (!rk)
+		rd_kafka_conf_destroy(conf);
+	return rk;
+}
+
 /* Creates every event topic (and its .dlq twin) up front: consumers subscribe to topics
  * nobody has produced to yet. */
 static int ensure_kafka_topics(struct serve *s, struct ecom_err *err)
@@ -555,7 +609,8 @@ static int serve_setup(struct serve *s, struct ecom_err *err)
 {
 	struct sim_adapter_rates gr = {.decline = s->decline}, cr = {.decline = s->ship_fail};
 	struct app_backends be = {.arg = s, .broker_new = be_broker_new,
-				  .store_new = be_store_new, .read_original = be_read_original};
+				  .store_new = be_store_new, .read_original = be_read_original,
+				  .broker_ready = be_broker_ready};
 	struct app_config cfg = {0};
 	int has_secret;
 
@@ -568,6 +623,8 @@ static int serve_setup(struct serve *s, struct ecom_err *err)
 		s->cluster = mem_cluster_new(s->partitions, &s->clock.base);
 	else if (ensure_kafka_topics(s, err) != ECOM_OK)
 		return -1;
+	else
+		s->probe = probe_new(s->kafka);
 	s->gw = sim_gateway_new(&gr, &s->gw_rng, &s->clock.base);
 	s->car = sim_carrier_new(&cr, &s->car_rng, &s->clock.base);
 	has_secret = make_secret(s);
@@ -694,6 +751,8 @@ static void serve_teardown(struct serve *s)
 	sim_gateway_free(s->gw);
 	sim_carrier_free(s->car);
 	mem_cluster_free(s->cluster);
+	if (s->probe)
+		rd_kafka_destroy(s->probe);
 	catalog_deinit(&s->cat);
 	memset(s->secret, 0, sizeof(s->secret));
 }
