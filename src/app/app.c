@@ -491,25 +491,33 @@ static int h_read_file(void *arg, const char *rel, char **data, size_t *len)
 	return a->cfg.read_file(a->cfg.read_file_arg, rel, data, len);
 }
 
+/* "<what>: <cause>" into err (the cause is copied first: it may be err's own message). */
+static int ready_fail(struct ecom_err *err, const char *what, int rc)
+{
+	char cause[sizeof(err->msg)];
+
+	snprintf(cause, sizeof(cause), "%s", err->msg[0] ? err->msg : ecom_rc_name(rc));
+	return ecom_err_set(err, ECOM_UNAVAILABLE, "%s: %s", what, cause);
+}
+
 static int h_ready(void *arg, struct ecom_err *err)
 {
 	struct app_svc *sv = arg;
 	json_t *doc = NULL;
 	int rc;
 
+	ECOM_ASSERT(err);
 	if (!sv->rt)
 		return ecom_err_set(err, ECOM_UNAVAILABLE, "not started");
 	rc = store_get(sv->store, APP_HEALTH_COLL, "probe", &doc, err);
 	json_decref(doc);
 	if (rc != ECOM_OK && rc != ECOM_NOT_FOUND)
-		return ecom_err_set(err, ECOM_UNAVAILABLE, "store: %s",
-				    err && err->msg[0] ? err->msg : ecom_rc_name(rc));
+		return ready_fail(err, "store", rc);
 	ecom_err_clear(err);
 	if (sv->app->be.broker_ready) {
 		rc = sv->app->be.broker_ready(sv->app->be.arg, sv->kind, err);
 		if (rc != ECOM_OK)
-			return ecom_err_set(err, ECOM_UNAVAILABLE, "broker: %s",
-					    err && err->msg[0] ? err->msg : ecom_rc_name(rc));
+			return ready_fail(err, "broker", rc);
 	}
 	return ECOM_OK;
 }
