@@ -302,6 +302,9 @@ check "CORS header on responses" bash -c \
 	"curl -s -D - -o /dev/null '$O/health' | grep -qi '^access-control-allow-origin: \*'"
 
 # ---- shutdown --------------------------------------------------------------------------------
+curl -sN --max-time 30 "$R/stream" >/dev/null 2>&1 &
+open_stream=$!
+sleep 0.3
 kill -TERM "$pid"
 rc=124
 for _ in $(seq 1 100); do
@@ -310,6 +313,13 @@ for _ in $(seq 1 100); do
 done
 pid=
 check "SIGTERM -> exit 0 (got $rc)" test "$rc" = 0
+stream_ended=0
+for _ in $(seq 1 50); do
+	if ! kill -0 "$open_stream" 2>/dev/null; then stream_ended=1; break; fi
+	sleep 0.1
+done
+kill "$open_stream" 2>/dev/null
+check "an open SSE stream is ended by the shutdown" test "$stream_ended" = 1
 check "every log line on stderr is JSON" python3 -c '
 import json,sys
 for line in open(sys.argv[1]):
