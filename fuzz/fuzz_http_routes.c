@@ -1,124 +1,76 @@
 /* fuzz_http_routes.c — libFuzzer target for the HTTP API (src/http/routes.h): every request
- * goes through routes_handle() to a REAL order service and read model (in-memory store and
- * broker from the test harness; the saga's other services are absent, so orders stay
- * CREATED), so request bodies reach the real validation of POST /orders, the admin retry /
- * compensate commands and the DLQ queries. Whatever the bytes, the router must answer a
- * status in 100..599 with a content type, JSON routes must answer valid JSON, errors must be
- * {"error": "..."}, and nothing may crash, leak or hit undefined behaviour.
+ * goes through routes_handle() to the REAL services as `ecom serve all` wires them (src/app:
+ * all five services over the in-memory broker and stores, simulated gateway and carrier, a
+ * manual clock), so request bodies reach the real validation of POST /orders, the admin
+ * retry / compensate commands, the read model's queries and DLQ replay, and the saga runs
+ * between requests. Whatever the bytes, the router must answer a status in 100..599 with a
+ * content type, JSON routes must answer valid JSON, errors must be {"error": "..."}, every
+ * log line and SSE message must be one line of JSON, and nothing may crash, leak or hit
+ * undefined behaviour.
  *
  * Input: up to FUZZ_REQUESTS_MAX requests separated by a line "===". Each request is
  *   <service> <METHOD> <path>[?k=v&k2=v2] [flag...]\n<body>
  * service: "order" or "rm" (read model); flags: admin (a valid admin token), user (a token
  * without the admin role: 403), bad (a malformed token: 401), big (the server stopped reading
- * the body: 413), origin=<o>, leid=<Last-Event-ID>. An empty body is no body. */
+ * the body: 413), origin=<o>, leid=<Last-Event-ID>. An empty body is no body.
+ * A request line "poison <event type name>" instead produces its body as a raw message to
+ * that topic (what a broken producer would send), so the DLQ routes have dead letters. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/app.h"
 #include "core/catalog.h"
+#include "core/clock.h"
 #include "core/ecom.h"
-#include "core/metrics.h"
+#include "core/rng.h"
+#include "event/event.h"
 #include "event/jsonx.h"
 #include "http/routes.h"
-#include "services/order/order.h"
-#include "services/read-model/read_model.h"
-#include "support/harness.h"
+#include "sim/mem_broker.h"
+#include "sim/mem_store.h"
+#include "sim/sim_adapters.h"
 
 #define FUZZ_REQUESTS_MAX 8      /* requests per input */
 #define FUZZ_QUERY_MAX (HTTP_QUERY_MAX + 4) /* a few more than the router reads */
 #define FUZZ_INPUT_MAX (HTTP_BODY_MAX + 4096)
-#define FUZZ_QUIET_US (2 * 1000 * 1000) /* clock time the world runs after each request */
+#define FUZZ_EPOCH_MS 1767225600000LL
+#define FUZZ_RUN_US (2LL * 1000 * 1000) /* clock time the world runs after each request */
+#define FUZZ_TICK_US 5000               /* clock advance per idle round */
+#define FUZZ_STEPS_MAX 20000            /* app_step calls per request (a runaway is a hang) */
+#define FUZZ_PARTITIONS 2
+#define FUZZ_STOCK 5                    /* per SKU of the default catalog (SKU-1..SKU-100) */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fuzz_world {
-	struct harness *h;
+	struct manual_clock clk;
+	struct rng rng, gw_rng, car_rng;
 	struct catalog cat;
-	struct order_service *o;
-	struct read_model *rm;
-	struct metrics *m;
-	struct http_api order_api, rm_api;
+	struct mem_cluster *cluster;
+	struct sim_gateway *gw;
+	struct sim_carrier *car;
+	struct app *app;
 };
 
-/* ---- the services behind the API ------------------------------------------------------ */
+/* ---- the backends and hooks the app asks for ---------------------------------------- */
 
-static int f_create(void *arg, json_t *body, json_t **resp, int *created, struct ecom_err *err)
+static struct broker *f_broker(void *arg, enum app_service s, const char *id,
+			       struct ecom_err *err)
 {
-	struct fuzz_world *w = arg;
-
-	*created = 1;
-	return order_create(w->o, body, resp, err);
+	return mem_broker_new(((struct fuzz_world *)arg)->cluster, id);
 }
 
-static int f_get(void *arg, const char *id, json_t **out, struct ecom_err *err)
+static struct store *f_store(void *arg, enum app_service s, struct ecom_err *err)
 {
-	return order_get(((struct fuzz_world *)arg)->o, id, out, err);
+	return mem_store_new();
 }
 
-static int f_retry(void *arg, const char *id, const char *step, json_t **resp,
-		   struct ecom_err *err)
+static int f_read(void *arg, const char *topic, int32_t p, int64_t off, struct broker_msg *m)
 {
-	return order_retry(((struct fuzz_world *)arg)->o, id, step, resp, err);
-}
-
-static int f_comp(void *arg, const char *id, const char *action, json_t **resp,
-		  struct ecom_err *err)
-{
-	return order_compensate(((struct fuzz_world *)arg)->o, id, action, resp, err);
-}
-
-static int f_rm_list(void *arg, const char *status, size_t limit, json_t **out,
-		     struct ecom_err *err)
-{
-	return read_model_list(((struct fuzz_world *)arg)->rm, status, limit, out, err);
-}
-
-static int f_rm_get(void *arg, const char *id, json_t **out, struct ecom_err *err)
-{
-	return read_model_get(((struct fuzz_world *)arg)->rm, id, out, err);
-}
-
-static int f_rm_timeline(void *arg, const char *id, json_t **entries, struct ecom_err *err)
-{
-	json_t *proj = NULL, *tl, *e;
-	size_t i;
-	int rc = read_model_get(((struct fuzz_world *)arg)->rm, id, &proj, err);
-
-	if (rc != ECOM_OK)
-		return rc;
-	*entries = json_array();
-	tl = json_object_get(proj, "timeline");
-	json_array_foreach(tl, i, e)
-		json_array_append_new(*entries, json_pack("{s:s,s:O}", "eventId",
-							  jsonx_str_or(e, "eventId", "?"),
-							  "entry", e));
-	json_decref(proj);
-	return ECOM_OK;
-}
-
-static int f_dlq_list(void *arg, const char *topic, const char *oid, json_t **out,
-		      struct ecom_err *err)
-{
-	return read_model_dlq_list(((struct fuzz_world *)arg)->rm, topic, oid, 0, out, err);
-}
-
-/* Replay itself is the app's (it republishes from the log); here only the record. */
-static int f_dlq_replay(void *arg, const char *id, const char *topic, const char *oid, int all,
-			json_t **out, struct ecom_err *err)
-{
-	struct fuzz_world *w = arg;
-	int rc;
-
-	if (!id) {
-		*out = json_pack("{s:i}", "replayed", 0);
-		return ECOM_OK;
-	}
-	rc = read_model_dlq_mark_replayed(w->rm, id, NULL, err);
-	if (rc == ECOM_OK)
-		*out = json_pack("{s:i}", "replayed", 1);
-	return rc;
+	return mem_cluster_read(((struct fuzz_world *)arg)->cluster, topic, p, off, m);
 }
 
 static int f_read_file(void *arg, const char *rel, char **data, size_t *len)
@@ -127,11 +79,6 @@ static int f_read_file(void *arg, const char *rel, char **data, size_t *len)
 		return ECOM_NOT_FOUND;
 	*data = ecom_xstrdup("<!doctype html><title>ecom</title>");
 	*len = strlen(*data);
-	return ECOM_OK;
-}
-
-static int f_ready(void *arg, struct ecom_err *err)
-{
 	return ECOM_OK;
 }
 
@@ -147,43 +94,84 @@ static int f_auth(void *arg, const char *authz, struct ecom_err *err)
 	return 401;
 }
 
+static void f_log(void *arg, enum app_log_level level, const char *line)
+{
+	json_t *j = json_loads(line, 0, NULL);
+
+	ECOM_ASSERT(json_is_object(j) && !strchr(line, '\n'));
+	json_decref(j);
+}
+
+static void f_sse(void *arg, const char *order_id, const char *id, const char *data)
+{
+	json_t *j = json_loads(data, 0, NULL);
+
+	ECOM_ASSERT(order_id && id && j && !strchr(data, '\n'));
+	json_decref(j);
+}
+
 static struct fuzz_world *fuzz_world_new(void)
 {
 	struct fuzz_world *w = ecom_xcalloc(1, sizeof(*w));
+	struct sim_adapter_rates gr = { .decline = 0.2 }, cr = { .decline = 0.1 };
+	struct app_backends be = { .arg = w, .broker_new = f_broker, .store_new = f_store,
+				   .read_original = f_read };
+	struct app_config cfg = { 0 };
+	struct ecom_err err = { 0 };
 
-	w->h = harness_new(1, 2);
-	catalog_init_default(&w->cat, 10);
-	w->o = order_service_new(&w->cat, NULL);
-	order_service_attach(w->o, harness_add(w->h, order_svc_def(), w->o, "order#1", NULL));
-	w->rm = read_model_new(NULL);
-	read_model_attach(w->rm, harness_add(w->h, read_model_svc_def(), w->rm, "read-model#1",
-					     NULL));
-	w->m = metrics_new();
-	w->order_api = (struct http_api){
-		.service = "order", .arg = w, .order_create = f_create, .order_get = f_get,
-		.order_retry = f_retry, .order_compensate = f_comp, .ready = f_ready,
-		.metrics = w->m, .authorize = f_auth, .cors_origin = "*",
-	};
-	w->rm_api = (struct http_api){
-		.service = "read-model", .arg = w, .rm_list = f_rm_list, .rm_get = f_rm_get,
-		.rm_timeline = f_rm_timeline, .dlq_list = f_dlq_list, .dlq_replay = f_dlq_replay,
-		.order_retry = f_retry, .order_compensate = f_comp, .read_file = f_read_file,
-		.ready = f_ready, .metrics = w->m, .authorize = f_auth,
-		.cors_origin = "http://a.test, http://b.test",
-	};
-	routes_init(&w->order_api);
-	routes_init(&w->rm_api);
+	manual_clock_init(&w->clk, FUZZ_EPOCH_MS);
+	w->clk.now_us = 1000000;
+	rng_seed(&w->rng, 1);
+	rng_split(&w->rng, &w->gw_rng);
+	rng_split(&w->rng, &w->car_rng);
+	catalog_init_default(&w->cat, FUZZ_STOCK);
+	w->cluster = mem_cluster_new(FUZZ_PARTITIONS, &w->clk.base);
+	w->gw = sim_gateway_new(&gr, &w->gw_rng, &w->clk.base);
+	w->car = sim_carrier_new(&cr, &w->car_rng, &w->clk.base);
+	cfg.services = APP_ALL_SERVICES;
+	cfg.clock = &w->clk.base;
+	cfg.rng = &w->rng;
+	cfg.catalog = &w->cat;
+	cfg.gateway = sim_gateway_iface(w->gw);
+	cfg.carrier = sim_carrier_iface(w->car);
+	cfg.seed_stock = 1;
+	cfg.authorize = f_auth;
+	cfg.cors_origin = "http://a.test, http://b.test";
+	cfg.read_file = f_read_file;
+	cfg.log_line = f_log;
+	cfg.log_level = APP_LOG_DEBUG;
+	cfg.sse = f_sse;
+	w->app = app_new(&cfg, &be, &err);
+	ECOM_ASSERT(w->app);
+	ECOM_ASSERT(app_start(w->app, &err) == ECOM_OK);
 	return w;
 }
 
 static void fuzz_world_free(struct fuzz_world *w)
 {
-	harness_free(w->h);
-	order_service_free(w->o);
-	read_model_free(w->rm);
-	metrics_free(w->m);
+	app_free(w->app);
+	sim_gateway_free(w->gw);
+	sim_carrier_free(w->car);
+	mem_cluster_free(w->cluster);
 	catalog_deinit(&w->cat);
 	free(w);
+}
+
+/* Lets the saga run for FUZZ_RUN_US of clock time after a request. */
+static void fuzz_world_run(struct fuzz_world *w)
+{
+	int64_t end = w->clk.now_us + FUZZ_RUN_US, next;
+	int steps;
+
+	for (steps = 0; w->clk.now_us < end; steps++) {
+		ECOM_ASSERT(steps < FUZZ_STEPS_MAX);
+		if (app_step(w->app, &next))
+			continue;
+		/* Idle: jump to the next timer (sweeps, backoffs, deadlines), at least one tick. */
+		if (next < w->clk.now_us + FUZZ_TICK_US)
+			next = w->clk.now_us + FUZZ_TICK_US;
+		w->clk.now_us = next < end ? next : end;
+	}
 }
 
 /* ---- one request ------------------------------------------------------------------------ */
@@ -226,6 +214,23 @@ static size_t fuzz_query(char *q, struct http_param *params)
 	return n;
 }
 
+/* Produces body to the topic of a known event type (others are ignored: topics are the
+ * deployment's, not the client's). */
+static void fuzz_poison(struct fuzz_world *w, const char *topic, const char *body, size_t len)
+{
+	struct broker *p;
+	struct broker_record rec = { .topic = topic, .key = "poison", .key_len = 6,
+				     .value = body ? body : "", .value_len = body ? len : 0 };
+	enum event_type t;
+
+	if (!topic || event_type_from_name(topic, &t) != ECOM_OK)
+		return;
+	p = mem_broker_new(w->cluster, "fuzz-poisoner");
+	ECOM_ASSERT(broker_produce(p, &rec, NULL) == ECOM_OK);
+	broker_destroy(p);
+	fuzz_world_run(w);
+}
+
 /* text: one request (NUL-terminated, may be modified). */
 static void fuzz_request(struct fuzz_world *w, char *text, size_t len)
 {
@@ -244,10 +249,14 @@ static void fuzz_request(struct fuzz_world *w, char *text, size_t len)
 	}
 	svc = strtok_r(text, " ", &save);
 	method = strtok_r(NULL, " ", &save);
+	if (svc && strcmp(svc, "poison") == 0) {
+		fuzz_poison(w, method, req.body, req.body_len);
+		return;
+	}
 	target = strtok_r(NULL, " ", &save);
 	if (!svc || !method || !target)
 		return;
-	api = strcmp(svc, "order") == 0 ? &w->order_api : &w->rm_api;
+	api = app_http_api(w->app, strcmp(svc, "order") == 0 ? APP_ORDER : APP_READ_MODEL);
 	while ((flag = strtok_r(NULL, " ", &save))) {
 		if (strcmp(flag, "admin") == 0)
 			req.authorization = "Bearer admin";
@@ -271,9 +280,13 @@ static void fuzz_request(struct fuzz_world *w, char *text, size_t len)
 	req.method = method;
 	req.path = target;
 	routes_handle(api, &req, &resp);
+#ifdef FUZZ_VERBOSE /* -DFUZZ_VERBOSE: print each exchange (for writing seeds) */
+	fprintf(stderr, "%s %s -> %d %.*s\n", method, target, resp.status,
+		(int)(resp.body_len < 300 ? resp.body_len : 300), resp.body ? resp.body : "");
+#endif
 	fuzz_check_response(&resp);
 	http_response_deinit(&resp);
-	harness_run_until_quiet(w->h, FUZZ_QUIET_US);
+	fuzz_world_run(w);
 }
 
 /* The next "\n===\n" in [p, end), or NULL (memmem is a GNU extension). */

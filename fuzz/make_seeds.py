@@ -171,3 +171,23 @@ reqs = {
 }
 for k, v in reqs.items():
     put("http_routes", k, v)
+more = {
+    # stock is 5 per SKU: 6 units fail the reservation, the order is CANCELLED (inventory)
+    "retry-allowed": 'order POST /orders\n{"orderId":"o-9","items":[{"sku":"SKU-2","qty":6}],'
+                     '"total":60}\n===\norder POST /admin/retry/o-9 admin\n{"step":"inventory"}'
+                     '\n===\norder GET /orders/o-9\n===\nrm POST /admin/retry/o-9 admin\n'
+                     '{"step":"payment"}',
+    "compensate-cancelled": 'order POST /orders\n{"orderId":"o-9","items":[{"sku":"SKU-2",'
+                            '"qty":6}],"total":60}\n===\norder POST /admin/compensate/o-9 '
+                            'admin\n{"action":"refundPayment"}',
+    "poison-dlq": "poison order.OrderCreated.v1\nnot json\n===\npoison payment.PaymentFailed.v1\n"
+                  '{"eventId":"e","type":"payment.PaymentFailed.v1"}\n===\n'
+                  "rm GET /admin/dlq admin\n===\n"
+                  "rm GET /admin/dlq?topic=order.OrderCreated.v1 admin\n===\n"
+                  'rm POST /admin/dlq/replay admin\n{"topic":"order.OrderCreated.v1"}\n===\n'
+                  'rm POST /admin/dlq/replay admin\n{"all":true}\n===\n'
+                  'rm POST /admin/dlq/replay admin\n{"id":"order.OrderCreated.v1:0:0"}\n===\n'
+                  'rm POST /admin/dlq/replay admin\n{"id":"order.OrderCreated.v1:1:0"}',
+}
+for k, v in more.items():
+    put("http_routes", k, v)
