@@ -21,6 +21,12 @@ struct fb_copy {
 	char *hkeys[BROKER_MAX_HEADERS], *hvals[BROKER_MAX_HEADERS];
 };
 
+/* A message held back because its partition's fetch stalls. */
+struct fb_held {
+	struct fb_copy c;
+	int64_t release_us; /* 0: behind an earlier held message of its partition */
+};
+
 struct fault_broker {
 	struct broker base; /* first */
 	struct broker *inner;
@@ -29,6 +35,8 @@ struct fault_broker {
 	char name[FB_NAME_MAX];
 	struct fb_copy pending; /* to hand out again at the next poll */
 	struct fb_copy last;    /* what the previous poll returned from a copy */
+	struct fb_held *held;   /* FIFO in arrival order */
+	size_t n_held, cap_held;
 };
 
 static void fb_copy_clear(struct fb_copy *c)
@@ -191,10 +199,111 @@ static int fb_subscribe(struct broker *b, const char *group, const char *const *
 
 	if (fault_crashpoint_enter(fb->cp))
 		return ecom_err_set(err, ECOM_UNAVAILABLE, "%s: crashed", fb->name);
-	fb_copy_clear(&fb->pending); /* a new subscription starts from committed offsets */
+	/* a new subscription starts from committed offsets: nothing held survives it */
+	fb_copy_clear(&fb->pending);
+	for (size_t i = 0; i < fb->n_held; i++)
+		fb_copy_clear(&fb->held[i].c);
+	fb->n_held = 0;
 	rc = fb->inner->ops->subscribe(fb->inner, group, topics, n_topics, err);
 	fault_crashpoint_leave(fb->cp);
 	return rc;
+}
+
+static int fb_same_part(const struct broker_msg *a, const struct broker_msg *b)
+{
+	return a->partition == b->partition && strcmp(a->topic, b->topic) == 0;
+}
+
+/* Is (topic, partition) of m held back behind an earlier message? */
+static int fb_part_held(const struct fault_broker *fb, const struct broker_msg *m)
+{
+	for (size_t i = 0; i < fb->n_held; i++)
+		if (fb_same_part(&fb->held[i].c.msg, m))
+			return 1;
+	return 0;
+}
+
+static void fb_hold(struct fault_broker *fb, const struct broker_msg *m, int64_t release_us)
+{
+	if (fb->n_held == fb->cap_held) {
+		fb->cap_held = fb->cap_held ? fb->cap_held * 2 : 16;
+		fb->held = ecom_xrealloc(fb->held, fb->cap_held * sizeof(*fb->held));
+	}
+	memset(&fb->held[fb->n_held], 0, sizeof(fb->held[0]));
+	fb_copy_set(&fb->held[fb->n_held].c, m);
+	fb->held[fb->n_held].release_us = release_us;
+	fb->n_held++;
+}
+
+/* The first held message that is due and first in its partition: moved to `last`. */
+static int fb_release(struct fault_broker *fb, int64_t now_us, struct broker_msg *out)
+{
+	for (size_t i = 0; i < fb->n_held; i++) {
+		struct fb_held *h = &fb->held[i];
+		int first = 1;
+
+		for (size_t j = 0; j < i && first; j++)
+			first = !fb_same_part(&fb->held[j].c.msg, &h->c.msg);
+		if (!first || h->release_us > now_us)
+			continue;
+		fb_move(&fb->last, &h->c);
+		memmove(&fb->held[i], &fb->held[i + 1], (fb->n_held - i - 1) * sizeof(*fb->held));
+		fb->n_held--;
+		/* fb_move zeroed the source; the array shift above dropped it */
+		*out = fb->last.msg;
+		return 1;
+	}
+	return 0;
+}
+
+int64_t fault_broker_next_release(struct broker *b)
+{
+	struct fault_broker *fb = (struct fault_broker *)b;
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < fb->n_held; i++)
+		if (fb->held[i].release_us > 0 && fb->held[i].release_us < next)
+			next = fb->held[i].release_us;
+	return next;
+}
+
+size_t fault_broker_held(struct broker *b)
+{
+	return ((struct fault_broker *)b)->n_held;
+}
+
+/* Polls the inner broker for a message that may go out now: messages of a stalled
+ * partition queue behind it, and a message may itself start a stall. Bounded. */
+static int fb_poll_inner(struct fault_broker *fb, int timeout_ms, struct broker_msg *out,
+			 struct ecom_err *err)
+{
+	struct fault_plan *plan = fb->plan;
+	char detail[300];
+	int rc = ECOM_NOT_FOUND;
+
+	for (size_t round = 0; round <= FAULT_BROKER_HELD_MAX; round++) {
+		rc = fb->inner->ops->poll(fb->inner, timeout_ms, out, err);
+		if (rc != ECOM_OK)
+			return rc;
+		if (fb_part_held(fb, out)) {
+			if (fb->n_held >= FAULT_BROKER_HELD_MAX)
+				return rc; /* bound reached: deliver, order within partition aside */
+			fb_hold(fb, out, 0);
+			continue;
+		}
+		if (fb->n_held < FAULT_BROKER_HELD_MAX && plan && plan->clock &&
+		    fault_draw(plan, plan->partition_stall)) {
+			int64_t ms = rng_range(plan->rng, plan->stall_ms_lo, plan->stall_ms_hi);
+
+			snprintf(detail, sizeof(detail), "%s[%d]@%lld %lldms", out->topic,
+				 (int)out->partition, (long long)out->offset, (long long)ms);
+			fb_report(fb, "stall", detail);
+			fb_hold(fb, out, clock_now_us(plan->clock) + ms * 1000);
+			continue;
+		}
+		return ECOM_OK;
+	}
+	return ECOM_NOT_FOUND;
 }
 
 static int fb_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
@@ -214,7 +323,15 @@ static int fb_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
 			fb->plan->on_deliver(fb->plan->arg, fb->name, out, 1);
 		goto out;
 	}
-	rc = fb->inner->ops->poll(fb->inner, timeout_ms, out, err);
+	if (fb->n_held && fb->plan && fb->plan->clock &&
+	    fb_release(fb, clock_now_us(fb->plan->clock), out)) {
+		rc = ECOM_OK;
+	} else {
+		rc = fb_poll_inner(fb, timeout_ms, out, err);
+		if (rc == ECOM_NOT_FOUND && fb->n_held && fb->plan && fb->plan->clock &&
+		    fb_release(fb, clock_now_us(fb->plan->clock), out))
+			rc = ECOM_OK; /* a message queued behind a stall that ended meanwhile */
+	}
 	if (rc == ECOM_OK && fb->plan && fb->plan->on_deliver)
 		fb->plan->on_deliver(fb->plan->arg, fb->name, out, 0);
 	if (rc == ECOM_OK && fault_draw(fb->plan, fb->plan ? fb->plan->duplicate_delivery : 0)) {
@@ -247,6 +364,9 @@ static void fb_destroy(struct broker *b)
 
 	fb_copy_clear(&fb->pending);
 	fb_copy_clear(&fb->last);
+	for (size_t i = 0; i < fb->n_held; i++)
+		fb_copy_clear(&fb->held[i].c);
+	free(fb->held);
 	broker_destroy(fb->inner);
 	free(fb);
 }

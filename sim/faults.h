@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "core/broker.h"
+#include "core/clock.h"
 #include "core/rng.h"
 
 enum fault_poison_kind {
@@ -28,6 +29,13 @@ struct fault_plan {
 	double poison;             /* per produced saga message: one poison message after it */
 	double store_error;        /* any store call: UNAVAILABLE, nothing applied */
 	double store_ambiguous;    /* insert/replace: applied, caller told AMBIGUOUS */
+	/* Per delivered message: the consumer's fetch of that partition stalls for a delay
+	 * drawn from [stall_ms_lo, stall_ms_hi]; its other partitions keep flowing (Kafka's
+	 * per-partition fetch lag), so a consumer sees events of different partitions out
+	 * of their causal order. Order within a partition is kept. */
+	double partition_stall;
+	int64_t stall_ms_lo, stall_ms_hi;
+	struct eclock *clock;      /* borrowed; required when partition_stall > 0 */
 	uint64_t poison_seq;       /* numbering of injected poison ("poison-<n>") */
 	void *arg;
 	/* actor = the wrapper's name (an instance); what = "dup", "produce_error", ... */

@@ -3,6 +3,7 @@
  * fault off). Errors name the key path ("faults.poison") and what is wrong with it. */
 #include "sim/scenario.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,7 @@ void scenario_defaults(struct scenario *s)
 	s->run.quiesce_ms = 120000;
 	s->expect.min_shipped = s->expect.min_cancelled = s->expect.min_crashes = -1;
 	s->expect.min_duplicates = s->expect.min_dead_letters = s->expect.min_poison = -1;
+	s->expect.min_ops_ok = s->expect.min_ops_refused = -1;
 }
 
 void scenario_deinit(struct scenario *s)
@@ -355,7 +357,8 @@ static int scn_faults(const json_t *v, struct scenario *s, struct ecom_err *err)
 {
 	static const char *const keys[] = {
 		"duplicate_delivery", "delivery_delay_ms", "crash_rate_per_sec", "restart_after_ms",
-		"crash_services", "store_error", "store_ambiguous", "produce_error", "poison",
+		"crash_services", "pause_rate_per_sec", "pause_ms", "partition_stall",
+		"partition_stall_ms", "store_error", "store_ambiguous", "produce_error", "poison",
 		"gateway_error", "gateway_ambiguous", "gateway_outage_ms", "carrier_error",
 		"carrier_ambiguous", "carrier_outage_ms", NULL
 	};
@@ -364,6 +367,7 @@ static int scn_faults(const json_t *v, struct scenario *s, struct ecom_err *err)
 		P("duplicate_delivery", duplicate_delivery), P("store_error", store_error),
 		P("store_ambiguous", store_ambiguous),       P("produce_error", produce_error),
 		P("poison", poison),                         P("gateway_error", gateway.error),
+		P("partition_stall", partition_stall),
 		P("gateway_ambiguous", gateway.ambiguous),   P("carrier_error", carrier.error),
 		P("carrier_ambiguous", carrier.ambiguous),
 	};
@@ -389,6 +393,14 @@ static int scn_faults(const json_t *v, struct scenario *s, struct ecom_err *err)
 	if (!rc && (f = json_object_get(v, "restart_after_ms")))
 		rc = scn_range_read(f, "faults.restart_after_ms", 0, 600000,
 				    &s->faults.restart_after_ms, err);
+	if (!rc && (f = json_object_get(v, "pause_rate_per_sec")))
+		rc = scn_rate(f, "faults.pause_rate_per_sec", 100, &s->faults.pause_rate_per_sec,
+			      err);
+	if (!rc && (f = json_object_get(v, "partition_stall_ms")))
+		rc = scn_range_read(f, "faults.partition_stall_ms", 0, 600000,
+				    &s->faults.partition_stall_ms, err);
+	if (!rc && (f = json_object_get(v, "pause_ms")))
+		rc = scn_range_read(f, "faults.pause_ms", 0, 600000, &s->faults.pause_ms, err);
 	if (!rc && (f = json_object_get(v, "crash_services")))
 		rc = scn_crash_services(f, s, err);
 	if (!rc && (f = json_object_get(v, "gateway_outage_ms")))
@@ -547,7 +559,7 @@ static int scn_expect(const json_t *v, struct scenario *s, struct ecom_err *err)
 {
 	static const char *const keys[] = { "violations", "min_shipped", "min_cancelled",
 					    "min_crashes", "min_duplicates", "min_dead_letters",
-					    "min_poison", NULL };
+					    "min_poison", "min_ops_ok", "min_ops_refused", NULL };
 	struct {
 		const char *key;
 		int64_t *dst;
@@ -558,6 +570,8 @@ static int scn_expect(const json_t *v, struct scenario *s, struct ecom_err *err)
 		{ "min_duplicates", &s->expect.min_duplicates },
 		{ "min_dead_letters", &s->expect.min_dead_letters },
 		{ "min_poison", &s->expect.min_poison },
+		{ "min_ops_ok", &s->expect.min_ops_ok },
+		{ "min_ops_refused", &s->expect.min_ops_refused },
 	};
 	char path[160];
 	json_t *f;
@@ -679,7 +693,8 @@ int scenario_load_file(const char *path, struct scenario *s, struct ecom_err *er
 
 	scenario_defaults(s);
 	if (!f)
-		return ecom_err_set(err, ECOM_NOT_FOUND, "%s: cannot open", path);
+		return ecom_err_set(err, ECOM_NOT_FOUND, "%s: cannot open: %s", path,
+				    strerror(errno));
 	buf = ecom_xmalloc(SCN_FILE_MAX + 1);
 	n = fread(buf, 1, SCN_FILE_MAX + 1, f);
 	fclose(f);

@@ -95,6 +95,10 @@ struct scenario {
 		double crash_rate_per_sec; /* per instance */
 		struct scn_range restart_after_ms;
 		uint32_t crash_services;   /* bit per enum scn_service that may crash */
+		double partition_stall;    /* per delivery: that partition's fetch stalls */
+		struct scn_range partition_stall_ms;
+		double pause_rate_per_sec; /* per instance: a stall (GC pause, slow disk) */
+		struct scn_range pause_ms; /* how long a stall lasts */
 		double store_error;
 		double store_ambiguous;
 		double produce_error;
@@ -116,7 +120,7 @@ struct scenario {
 	struct {
 		uint32_t violations; /* bit per enum inv_id (sim/invariants.h) */
 		int64_t min_shipped, min_cancelled, min_crashes, min_duplicates, min_dead_letters;
-		int64_t min_poison;
+		int64_t min_poison, min_ops_ok, min_ops_refused;
 	} expect;
 };
 

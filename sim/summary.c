@@ -39,6 +39,20 @@ static void summary_count(struct sim_world *w, struct sum_counts *k)
 	}
 }
 
+static int64_t summary_ops(struct sim_world *w, const char *result)
+{
+	json_t *r;
+	size_t i;
+	int64_t n = 0;
+
+	json_array_foreach(w->op_results, i, r) {
+		const char *got = jsonx_str(r, "result");
+
+		n += got && strcmp(got, result) == 0;
+	}
+	return n;
+}
+
 static void summary_expect(struct sim_world *w, const struct sum_counts *k,
 			   struct sim_result *res)
 {
@@ -55,6 +69,8 @@ static void summary_expect(struct sim_world *w, const struct sum_counts *k,
 		{ "duplicates", s->expect.min_duplicates, (int64_t)w->duplicates },
 		{ "dead_letters", s->expect.min_dead_letters, (int64_t)w->dead_letters },
 		{ "poison", s->expect.min_poison, (int64_t)w->n_poison },
+		{ "ops_ok", s->expect.min_ops_ok, summary_ops(w, "ok") },
+		{ "ops_refused", s->expect.min_ops_refused, summary_ops(w, "refused") },
 	};
 
 	p[0] = '\0';
@@ -161,9 +177,11 @@ void world_summary(struct sim_world *w, struct sim_result *res)
 	jsonx_set_int(s, "handled", (int64_t)w->handled);
 	jsonx_set_int(s, "duplicates_injected", (int64_t)w->dup_injected);
 	jsonx_set_int(s, "dead_letters", (int64_t)w->dead_letters);
+	jsonx_set_int(s, "dead_letters_retries_exhausted", w->dl_exhausted);
 	jsonx_set_int(s, "poison", (int64_t)w->n_poison);
 	jsonx_set_int(s, "faults", (int64_t)w->n_faults);
 	jsonx_set_int(s, "restarts", (int64_t)w->n_restarts);
+	jsonx_set_int(s, "pauses", (int64_t)w->n_pauses);
 	jsonx_set_int(s, "replayed", w->n_replayed);
 	jsonx_set_int(s, "events", (int64_t)w->events);
 	jsonx_set_int(s, "trace_lines", (int64_t)w->trace.lines);

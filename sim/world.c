@@ -67,6 +67,8 @@ void world_wake(struct sim_world *w, struct sim_instance *in, int64_t at_us)
 		return;
 	if (at_us < w->clock.now_us)
 		at_us = w->clock.now_us;
+	if (at_us < in->paused_until)
+		at_us = in->paused_until;
 	if (at_us >= in->step_at)
 		return; /* already due no later than that */
 	in->step_at = at_us;
@@ -334,6 +336,35 @@ static void world_schedule_crash(struct sim_world *w, struct sim_instance *in, i
 		world_push(w, at, WEV_CRASH, (int32_t)(in - w->inst), 0);
 }
 
+static void world_schedule_pause(struct sim_world *w, struct sim_instance *in, int64_t from_us)
+{
+	double rate = w->scn->faults.pause_rate_per_sec;
+	int64_t at;
+
+	if (rate <= 0)
+		return;
+	at = from_us + world_exp_gap_us(&w->faults_rng, rate);
+	if (at < w->end_us)
+		world_push(w, at, WEV_PAUSE, (int32_t)(in - w->inst), 0);
+}
+
+/* A stall: the instance keeps its state and group membership but does nothing for a while
+ * (a GC pause, a slow disk), so the partitions it owns fall behind the others. */
+static void world_pause(struct sim_world *w, struct sim_instance *in)
+{
+	const struct scn_range *r = &w->scn->faults.pause_ms;
+	int64_t ms = rng_range(&w->faults_rng, r->lo, r->hi);
+
+	if (in->alive && ms > 0) {
+		in->paused_until = w->clock.now_us + ms * 1000;
+		w->n_pauses++;
+		w->n_faults++;
+		world_trace(w, in->name, "pause", "%lldms", (long long)ms);
+	}
+	world_schedule_pause(w, in, in->paused_until > w->clock.now_us ? in->paused_until
+									  : w->clock.now_us);
+}
+
 static void world_crash(struct sim_world *w, struct sim_instance *in, const char *why)
 {
 	const struct scn_range *r = &w->scn->faults.restart_after_ms;
@@ -386,7 +417,7 @@ static void world_adapter_faults(struct sim_world *w)
 
 static void world_step(struct sim_world *w, struct sim_instance *in)
 {
-	int64_t next = INT64_MAX, now = w->clock.now_us;
+	int64_t next = INT64_MAX, now = w->clock.now_us, release;
 	int did;
 
 	in->step_at = INT64_MAX;
@@ -398,6 +429,9 @@ static void world_step(struct sim_world *w, struct sim_instance *in)
 		world_reap(w, in);
 		return;
 	}
+	release = fault_broker_next_release(in->broker);
+	if (release > now && release != INT64_MAX)
+		world_wake(w, in, release); /* a stalled partition's fetch resumes */
 	if (did) {
 		world_wake(w, in, now + rng_range(&in->sched_rng, WORLD_SERVICE_TIME_US_LO,
 						  WORLD_SERVICE_TIME_US_HI));
@@ -506,8 +540,18 @@ static void world_dispatch(struct sim_world *w, const struct sched_event *e)
 
 	switch ((enum world_ev)e->kind) {
 	case WEV_STEP:
-		if (in->alive && e->arg == in->step_token)
-			world_step(w, in);
+		if (!in->alive || e->arg != in->step_token)
+			break;
+		if (w->clock.now_us < in->paused_until) {
+			in->step_at = INT64_MAX;
+			world_wake(w, in, in->paused_until);
+			break;
+		}
+		world_step(w, in);
+		break;
+	case WEV_PAUSE:
+		if (w->phase == PHASE_RUN)
+			world_pause(w, in);
 		break;
 	case WEV_ARRIVAL:
 		workload_arrival(w);
@@ -550,6 +594,7 @@ void world_crash_named(struct sim_world *w, const char *name, int *ok)
 static void world_loop(struct sim_world *w)
 {
 	struct sched_event e;
+	uint64_t same_time = 0;
 
 	while (w->phase != PHASE_DONE && sched_pop(&w->sched, &e)) {
 		if (++w->events > WORLD_EVENTS_MAX) {
@@ -559,6 +604,17 @@ static void world_loop(struct sim_world *w)
 			break;
 		}
 		ECOM_ASSERT(e.at_us >= w->clock.now_us);
+		if (e.at_us == w->clock.now_us) {
+			if (++same_time > WORLD_SAME_TIME_EVENTS_MAX) {
+				/* virtual time stopped: something reschedules itself at "now" */
+				w->livelock = 1;
+				world_trace(w, "world", "livelock", "%llu events at one instant",
+					    (unsigned long long)same_time);
+				break;
+			}
+		} else {
+			same_time = 0;
+		}
 		w->clock.now_us = e.at_us;
 		world_dispatch(w, &e);
 	}
@@ -603,6 +659,10 @@ static void world_plan(struct sim_world *w)
 	w->plan.poison = s->faults.poison;
 	w->plan.store_error = s->faults.store_error;
 	w->plan.store_ambiguous = s->faults.store_ambiguous;
+	w->plan.partition_stall = s->faults.partition_stall;
+	w->plan.stall_ms_lo = s->faults.partition_stall_ms.lo;
+	w->plan.stall_ms_hi = s->faults.partition_stall_ms.hi;
+	w->plan.clock = &w->clock.base;
 	w->plan.arg = w;
 	w->plan.on_fault = plan_on_fault;
 	w->plan.on_poison = plan_on_poison;
@@ -686,6 +746,9 @@ static void world_build(struct sim_world *w)
 
 static void world_free(struct sim_world *w)
 {
+	/* The run is over and hashed: tearing down must not add trace lines (rebalances). */
+	mem_cluster_set_hooks(w->cluster, NULL);
+	w->trace.jsonl = NULL;
 	for (int i = 0; i < w->n_inst; i++) {
 		struct sim_instance *in = &w->inst[i];
 
@@ -749,6 +812,8 @@ int sim_run(const struct scenario *s, const struct sim_options *o, struct sim_re
 		instance_up(w, &w->inst[i]);
 	for (int i = 0; i < w->n_inst; i++)
 		world_schedule_crash(w, &w->inst[i], 0);
+	for (int i = 0; i < w->n_inst; i++)
+		world_schedule_pause(w, &w->inst[i], 0);
 	workload_start(w);
 	for (size_t i = 0; i < s->n_ops; i++)
 		world_push(w, s->ops[i].at_ms * 1000, WEV_OP, -1, (int64_t)i);

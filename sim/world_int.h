@@ -24,6 +24,7 @@
 
 #define WORLD_INSTANCES_MAX (SCN_SVC_COUNT * SCN_INSTANCES_MAX)
 #define WORLD_EVENTS_MAX 40000000ULL        /* popped events per run before giving up */
+#define WORLD_SAME_TIME_EVENTS_MAX 1000000ULL /* events at one virtual instant: a livelock */
 #define WORLD_CREATE_ATTEMPTS_MAX 200       /* client retries of one order creation */
 #define WORLD_OP_ATTEMPTS_MAX 50            /* retries of an admin op that hit UNAVAILABLE */
 #define WORLD_QUIESCE_CHECK_US (100 * 1000) /* how often the quiet phase checks for the end */
@@ -42,6 +43,7 @@ enum world_ev {
 	WEV_RESTART,     /* target = instance */
 	WEV_PHASE_END,   /* duration_ms reached: faults and workload stop */
 	WEV_QUIESCE,     /* quiet phase: is the world quiescent? */
+	WEV_PAUSE,       /* target = instance (a drawn stall) */
 };
 
 enum world_phase { PHASE_RUN = 0, PHASE_QUIET, PHASE_DONE };
@@ -76,6 +78,7 @@ struct sim_instance {
 	int64_t step_at;       /* pending step time (INT64_MAX: none) */
 	int64_t step_token;
 	int64_t restart_at;
+	int64_t paused_until;  /* a stalled instance does nothing before this */
 	struct runtime_stats acc; /* stats of earlier incarnations */
 	uint64_t crashes;
 };
@@ -130,6 +133,7 @@ struct sim_world {
 	int64_t deadline_us; /* duration_ms + quiesce_ms */
 	uint64_t events;
 	int budget_exhausted;
+	int livelock;
 	int quiescent;
 
 	/* workload */
@@ -146,11 +150,12 @@ struct sim_world {
 	/* faults */
 	struct sim_poison *poison;
 	size_t n_poison;
-	uint64_t n_crashes, n_restarts, n_faults;
+	uint64_t n_crashes, n_restarts, n_faults, n_pauses;
 	uint64_t fault_counts[16];
 
 	/* observed */
 	uint64_t deliveries, duplicates, dup_injected, dead_letters, handled;
+	int64_t dl_exhausted; /* DLQ entries whose retries ran out (set by the checkers) */
 
 	/* invariants */
 	struct inv_report inv;

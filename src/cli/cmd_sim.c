@@ -322,7 +322,12 @@ static int sim_cmd_run(int argc, char **argv)
 	if (rc)
 		return rc;
 	ecom_err_clear(&err);
-	if (scenario_load_file(a.file, &s, &err) != ECOM_OK) {
+	rc = scenario_load_file(a.file, &s, &err);
+	if (rc == ECOM_NOT_FOUND) {
+		fprintf(stderr, "ecom sim run: %s\n", err.msg); /* the message names the file */
+		return 2;
+	}
+	if (rc != ECOM_OK) {
 		fprintf(stderr, "ecom sim run: %s: %s\n", a.file, err.msg);
 		return 2;
 	}
