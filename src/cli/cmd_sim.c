@@ -10,9 +10,11 @@
 
 #include "event/jsonx.h"
 #include "sim/invariants.h"
+#include "sim/report.h"
 #include "sim/scenario.h"
 #include "sim/world.h"
 #include "src/cli/cli.h"
+#include "src/cli/sim_tools.h"
 
 struct sim_args {
 	const char *file;
@@ -21,13 +23,15 @@ struct sim_args {
 	const char *trace_path;
 	const char *report_path;
 	int check_determinism;
+	char crash_instance[SCN_INSTANCE_NAME_MAX]; /* --crash-after INSTANCE:K ("" = none) */
+	int64_t crash_after;
 };
 
 static void sim_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ecom sim run FILE [--seed N] [--trace F.jsonl] [--report F.html]\n"
-		"                         [--check-determinism]\n"
+		"                         [--check-determinism] [--crash-after INSTANCE:K]\n"
 		"\n"
 		"Runs the scenario FILE (JSON, see scenarios/) on the deterministic simulator: every\n"
 		"service instance, an in-memory broker and stores, a seeded fault injector and a\n"
@@ -43,6 +47,8 @@ static void sim_usage(FILE *out)
 		"  --report F.html      write a self-contained HTML report of the run\n"
 		"  --check-determinism  run twice and compare the traces line by line; on a\n"
 		"                       mismatch name the first differing line and exit 1\n"
+		"  --crash-after INSTANCE:K  crash INSTANCE (e.g. payment#1) right after its K-th\n"
+		"                       store/broker call (what `ecom sim crashpoints` prints)\n"
 		"\n"
 		"exit status: 0 the scenario's expectations were met (expect.violations fired\n"
 		"exactly, expect.min_* reached), 1 they were not, 2 bad scenario or usage (the\n"
@@ -58,9 +64,12 @@ static void sim_top_usage(FILE *out)
 		"usage: ecom sim <command> [options]\n"
 		"\n"
 		"commands:\n"
-		"  run FILE   run one scenario and check its invariants\n"
+		"  run FILE          run one scenario and check its invariants\n"
+		"  sweep FILE        run many seeds in child processes (optionally swarm faults)\n"
+		"  shrink FILE       reduce a failing scenario to a smaller one failing the same way\n"
+		"  crashpoints FILE  crash each instance after its k-th call, for every k\n"
 		"\n"
-		"Run 'ecom sim run --help' for the options.\n");
+		"Run 'ecom sim <command> --help' for the options.\n");
 }
 
 static int64_t sim_wall_ms(void)
@@ -114,6 +123,21 @@ static int sim_parse_run(int argc, char **argv, struct sim_args *a)
 			a->report_path = argv[++i];
 		} else if (strcmp(arg, "--check-determinism") == 0) {
 			a->check_determinism = 1;
+		} else if (strcmp(arg, "--crash-after") == 0) {
+			const char *colon = has_val ? strrchr(argv[i + 1], ':') : NULL;
+			uint64_t k = 0;
+
+			if (!colon || colon == argv[i + 1] ||
+			    (size_t)(colon - argv[i + 1]) >= sizeof(a->crash_instance) ||
+			    sim_parse_seed(colon + 1, &k) != 0 || k == 0) {
+				fprintf(stderr, "ecom sim run: --crash-after: needs INSTANCE:K, e.g. "
+						"payment#1:7 (K >= 1)\n");
+				return 2;
+			}
+			snprintf(a->crash_instance, sizeof(a->crash_instance), "%.*s",
+				 (int)(colon - argv[i + 1]), argv[i + 1]);
+			a->crash_after = (int64_t)k;
+			i++;
 		} else if (arg[0] == '-' && arg[1]) {
 			fprintf(stderr, "ecom sim run: unknown option '%s'\n", arg);
 			return 2;
@@ -132,135 +156,38 @@ static int sim_parse_run(int argc, char **argv, struct sim_args *a)
 	return 0;
 }
 
-/* ---- the HTML report ------------------------------------------------------------------ */
+/* ---- the HTML report (sim/report.c, from the run's trace and summary) ---------------- */
 
-static void html_text(FILE *f, const char *s)
+static int sim_write_report(const struct sim_args *a, const struct scenario *s,
+			    const struct sim_result *r, FILE *trace)
 {
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", f); break;
-		case '>': fputs("&gt;", f); break;
-		case '&': fputs("&amp;", f); break;
-		case '"': fputs("&quot;", f); break;
-		default: fputc(*s, f);
-		}
-	}
-}
+	char extra[SCN_INSTANCE_NAME_MAX + 48] = "";
+	struct ecom_err err;
 
-static void html_kv_table(FILE *f, const json_t *obj)
-{
-	const char *k;
-	json_t *v;
-
-	fputs("<table>\n", f);
-	json_object_foreach((json_t *)obj, k, v) {
-		char *s;
-
-		if (json_is_array(v) || json_is_object(v))
-			continue;
-		s = jsonx_dumps(v);
-		fputs("<tr><th>", f);
-		html_text(f, k);
-		fputs("</th><td>", f);
-		html_text(f, json_is_string(v) ? json_string_value(v) : s);
-		fputs("</td></tr>\n", f);
-		free(s);
-	}
-	fputs("</table>\n", f);
-}
-
-static int sim_write_report(const char *path, const struct scenario *s,
-			    const struct sim_result *r)
-{
-	FILE *f = fopen(path, "w");
-	json_t *v, *inst = json_object_get(r->summary, "instances"), *ops;
-	const char *k;
-	size_t i;
-
-	if (!f) {
-		fprintf(stderr, "ecom sim run: --report %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	fputs("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>ecom sim: ", f);
-	html_text(f, s->name);
-	fputs("</title>\n<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}"
-	      "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-	      "padding:3px 8px;text-align:left}th{background:#f4f4f4}.pass{color:#070}"
-	      ".fail{color:#b00}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n",
-	      f);
-	fputs("<h1>", f);
-	html_text(f, s->name);
-	fprintf(f, " <span class=\"%s\">%s</span></h1>\n", r->expectations_met ? "pass" : "fail",
-		r->expectations_met ? "PASS" : "FAIL");
-	fputs("<p>", f);
-	html_text(f, s->description ? s->description : "");
-	fputs("</p>\n", f);
-	if (!r->expectations_met) {
-		fputs("<p class=\"fail\">", f);
-		html_text(f, r->unmet);
-		fputs("</p>\n", f);
-	}
-	fputs("<h2>Summary</h2>\n", f);
-	html_kv_table(f, r->summary);
-	fputs("<h2>Violations</h2>\n", f);
-	if (json_array_size(r->violations) == 0)
-		fputs("<p>none</p>\n", f);
-	else
-		fputs("<table><tr><th>invariant</th><th>detail</th></tr>\n", f);
-	json_array_foreach(r->violations, i, v) {
-		fputs("<tr><td>", f);
-		html_text(f, jsonx_str(v, "invariant"));
-		fputs("</td><td>", f);
-		html_text(f, jsonx_str(v, "detail"));
-		fputs("</td></tr>\n", f);
-	}
-	if (json_array_size(r->violations))
-		fputs("</table>\n", f);
-	ops = json_object_get(r->summary, "ops");
-	if (json_array_size(ops)) {
-		fputs("<h2>Admin ops</h2>\n<table>\n", f);
-		json_array_foreach(ops, i, v) {
-			char *txt = jsonx_dumps(v);
-
-			fputs("<tr><td><code>", f);
-			html_text(f, txt);
-			fputs("</code></td></tr>\n", f);
-			free(txt);
-		}
-		fputs("</table>\n", f);
-	}
-	fputs("<h2>Instances</h2>\n<table><tr><th>instance</th><th>delivered</th><th>handled"
-	      "</th><th>duplicates</th><th>dead-lettered</th><th>published</th><th>conflicts"
-	      "</th><th>retries</th><th>crashes</th></tr>\n", f);
-	json_object_foreach(inst, k, v) {
-		fputs("<tr><td>", f);
-		html_text(f, k);
-		fprintf(f, "</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td><td>%lld</td>"
-			   "<td>%lld</td><td>%lld</td><td>%lld</td></tr>\n",
-			(long long)jsonx_int_or(v, "delivered", 0),
-			(long long)jsonx_int_or(v, "handled", 0),
-			(long long)jsonx_int_or(v, "duplicates", 0),
-			(long long)jsonx_int_or(v, "dead_lettered", 0),
-			(long long)jsonx_int_or(v, "published", 0),
-			(long long)jsonx_int_or(v, "conflicts", 0),
-			(long long)jsonx_int_or(v, "retries", 0),
-			(long long)jsonx_int_or(v, "crashes", 0));
-	}
-	fputs("</table>\n</body></html>\n", f);
-	if (fclose(f) != 0) {
-		fprintf(stderr, "ecom sim run: --report %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	return 0;
+	if (a->crash_instance[0])
+		snprintf(extra, sizeof(extra), " --crash-after %s:%lld", a->crash_instance,
+			 (long long)a->crash_after);
+	ecom_err_clear(&err);
+	if (sim_report_for_run(a->report_path, a->file, s, r->summary, trace, extra, &err) ==
+	    ECOM_OK)
+		return 0;
+	fprintf(stderr, "ecom sim run: --report %s\n", err.msg);
+	return -1;
 }
 
 /* ---- run ------------------------------------------------------------------------------- */
 
 static void sim_repro(const struct sim_args *a, uint64_t seed)
 {
-	fprintf(stderr, "reproduce: ecom sim run %s --seed %llu\n", a->file,
-		(unsigned long long)seed);
-	printf("reproduce: ecom sim run %s --seed %llu\n", a->file, (unsigned long long)seed);
+	char extra[SCN_INSTANCE_NAME_MAX + 48] = "";
+
+	if (a->crash_instance[0])
+		snprintf(extra, sizeof(extra), " --crash-after %s:%lld", a->crash_instance,
+			 (long long)a->crash_after);
+	fprintf(stderr, "reproduce: ecom sim run %s --seed %llu%s\n", a->file,
+		(unsigned long long)seed, extra);
+	printf("reproduce: ecom sim run %s --seed %llu%s\n", a->file, (unsigned long long)seed,
+	       extra);
 }
 
 /* Runs twice (and a third time to fetch the first run's text of a differing line).
@@ -311,7 +238,7 @@ static int sim_cmd_run(int argc, char **argv)
 	struct ecom_err err;
 	FILE *trace = NULL;
 	int64_t t0;
-	int rc, exit_code = 1;
+	int rc, exit_code = 1, report_rc = 0;
 	char *line;
 
 	if (cli_wants_help(argc, argv)) {
@@ -332,7 +259,7 @@ static int sim_cmd_run(int argc, char **argv)
 		return 2;
 	}
 	if (a.trace_path) {
-		trace = fopen(a.trace_path, "w");
+		trace = fopen(a.trace_path, a.report_path ? "w+" : "w"); /* report reads it */
 		if (!trace) {
 			fprintf(stderr, "ecom sim run: --trace %s: %s\n", a.trace_path,
 				strerror(errno));
@@ -340,20 +267,26 @@ static int sim_cmd_run(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (a.report_path && !trace)
+		trace = tmpfile(); /* the report reads the trace back */
 	sim_options_init(&o);
 	o.seed_set = a.seed_set;
 	o.seed = a.seed;
 	o.trace_jsonl = trace;
 	o.record_lines = a.check_determinism;
+	o.crash_instance = a.crash_instance[0] ? a.crash_instance : NULL;
+	o.crash_after_calls = a.crash_after;
 	t0 = sim_wall_ms();
 	sim_run(&s, &o, &r, NULL);
 	json_object_set_new(r.summary, "wall_ms", json_integer(sim_wall_ms() - t0));
-	if (trace && fclose(trace) != 0)
+	if (a.report_path)
+		report_rc = sim_write_report(&a, &s, &r, trace);
+	if (trace && fclose(trace) != 0 && a.trace_path)
 		fprintf(stderr, "ecom sim run: --trace %s: %s\n", a.trace_path, strerror(errno));
 	exit_code = r.expectations_met ? 0 : 1;
 	if (a.check_determinism && sim_determinism(&s, &o, &r) != 0)
 		exit_code = 1;
-	if (a.report_path && sim_write_report(a.report_path, &s, &r) != 0)
+	if (report_rc != 0)
 		exit_code = exit_code ? exit_code : 1;
 	printf("%s: %s — %lld orders, %lld shipped, %lld cancelled, %lld stuck; %zu violation(s)\n",
 	       s.name, r.expectations_met ? "PASS" : "FAIL",
@@ -388,6 +321,12 @@ int cmd_sim(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "run") == 0)
 		return sim_cmd_run(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sweep") == 0)
+		return cmd_sim_sweep(argc - 1, argv + 1);
+	if (strcmp(argv[1], "shrink") == 0)
+		return cmd_sim_shrink(argc - 1, argv + 1);
+	if (strcmp(argv[1], "crashpoints") == 0)
+		return cmd_sim_crashpoints(argc - 1, argv + 1);
 	fprintf(stderr, "ecom sim: unknown command '%s'\n\n", argv[1]);
 	sim_top_usage(stderr);
 	return 2;
