@@ -10,6 +10,7 @@
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http_ from 'node:http';
 import path from 'node:path';
 
 const env = (k) => {
@@ -74,6 +75,42 @@ function runLoad(args) {
 		p.stderr.on('data', (d) => { err += d; });
 		p.on('close', (code) => resolve({code, out, err}));
 	});
+}
+
+// A pass-through HTTP proxy in front of the read model: records, per proxied SSE connection,
+// the Last-Event-ID it was opened with and the ids relayed; cut() ends every open stream.
+function startProxy(target) {
+	const up = new URL(target);
+	const conns = [], open = new Set();
+	const server = http_.createServer((req, res) => {
+		const k = {path: req.url.split('?')[0], lastEventId: req.headers['last-event-id'] || '', ids: []};
+		const preq = http_.request({host: up.hostname, port: up.port, method: req.method,
+			path: req.url, headers: req.headers}, (pres) => {
+			res.writeHead(pres.statusCode, pres.headers);
+			if (/event-stream/.test(pres.headers['content-type'] || '')) {
+				conns.push(k);
+				open.add(res);
+				res.on('close', () => open.delete(res));
+				let tail = '';
+				pres.on('data', (d) => {
+					tail += d.toString('utf8');
+					const lines = tail.split('\n');
+					tail = lines.pop();
+					lines.forEach((l) => { if (l.startsWith('id: ')) k.ids.push(l.slice(4)); });
+				});
+			}
+			pres.pipe(res);
+		});
+		preq.on('error', () => res.destroy());
+		req.pipe(preq);
+		res.on('close', () => preq.destroy());
+	});
+	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+		url: `http://127.0.0.1:${server.address().port}`,
+		conns,
+		cut: () => { for (const r of open) r.destroy(); },
+		close: () => { for (const r of open) r.destroy(); server.close(); },
+	})));
 }
 
 const pageErrors = [];
@@ -165,6 +202,56 @@ try {
 		await until('same entry count', async () =>
 			(await page.locator('[data-testid=timeline-entry]').count()) === proj.timeline.length);
 		return `${proj.timeline.length} events`;
+	});
+
+	// ---- a dropped timeline stream resumes with Last-Event-ID -----------------------------------
+	// The page is loaded through a pass-through proxy that records the SSE ids it relays and can
+	// cut every open stream. After the cut, EventSource must reconnect on its own with
+	// Last-Event-ID = the last id it got, the server must resume after it, and events made
+	// after the cut (an admin retry) must arrive once.
+	await check('a cut order stream resumes with Last-Event-ID; later events arrive once', async () => {
+		const id = `resume-${process.pid}`;
+		const c = await http('POST', `${O}/orders`, {orderId: id, items: [{sku: 'SKU-11', qty: 60}], total: 600});
+		if (c.status !== 201)
+			throw new Error(`create: HTTP ${c.status}`);
+		const p0 = await until('cancelled (out of stock)', async () => {
+			const r = await http('GET', `${R}/orders/${id}`);
+			return r.status === 200 && r.json.status === 'CANCELLED' ? r.json : null;
+		});
+		const px = await startProxy(R);
+		try {
+			const page2 = await context.newPage();
+			page2.on('pageerror', (e) => pageErrors.push(e.message));
+			await page2.goto(`${px.url}/#order=${id}`);
+			await until('first timeline', async () =>
+				(await page2.locator('[data-testid=timeline-entry]').count()) === p0.timeline.length);
+			const streamPath = `/orders/${id}/stream`;
+			const firstConn = px.conns.find((k) => k.path === streamPath);
+			const lastId = firstConn && firstConn.ids[firstConn.ids.length - 1];
+			px.cut();
+			const again = await until('reconnect through the proxy', async () =>
+				px.conns.find((k) => k.path === streamPath && k !== firstConn) || null);
+			if (again.lastEventId !== lastId)
+				throw new Error(`reconnect sent Last-Event-ID '${again.lastEventId}', want '${lastId}'`);
+			await until('live again', async () =>
+				/following live/.test(await page2.textContent('[data-testid=detail-live]')));
+			const r = await http('POST', `${R}/admin/retry/${id}`, {step: 'inventory'}, TOKEN);
+			if (r.status !== 200)
+				throw new Error(`retry: HTTP ${r.status} ${r.text}`);
+			const p1 = await until('retry settled', async () => {
+				const x = await http('GET', `${R}/orders/${id}`);
+				return x.json && x.json.attempt === 1 && x.json.status === 'CANCELLED' ? x.json : null;
+			});
+			await until('timeline complete', async () =>
+				(await page2.locator('[data-testid=timeline-entry]').count()) === p1.timeline.length);
+			const resent = again.ids.filter((x) => firstConn.ids.includes(x));
+			await page2.close();
+			if (resent.length)
+				throw new Error(`the server resent ${resent.length} entries after the resume`);
+			return `${p0.timeline.length} -> ${p1.timeline.length} entries, resumed after ${String(lastId).slice(0, 8)}…`;
+		} finally {
+			px.close();
+		}
 	});
 
 	// ---- admin actions ---------------------------------------------------------------------
