@@ -19,6 +19,7 @@ root=${2:?usage: http_tools.sh <path-to-ecom> <repo-root>}
 ecom=$(cd "$(dirname "$ecom")" && pwd)/$(basename "$ecom")
 work=$(mktemp -d)
 pid=
+pid2=
 READY_TIMEOUT_S=20
 WAIT_S=30
 JWT_LEEWAY_S=30 # backends/http/jwt_auth.h
@@ -33,6 +34,7 @@ cleanup() {
 		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 		kill -KILL "$pid" 2>/dev/null
 	fi
+	[ -n "$pid2" ] && kill -KILL "$pid2" 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -445,6 +447,15 @@ left=$((t_short_minted + 1 + JWT_LEEWAY_S + 2 - $(date +%s)))
 [ "$left" -gt 0 ] && { echo "  (waiting ${left}s for the 1s token to pass the ${JWT_LEEWAY_S}s leeway)"; sleep "$left"; }
 req GET "$R/admin/dlq" '' -H "Authorization: Bearer $T_SHORT"
 expect "the --ttl 1s token once expired -> 401 'token expired'" 401 'expired'
+
+# The test hook exists only when asked for.
+JWT_SECRET=$SECRET "$ecom" serve all --port-base $((base + 10)) >"$work/out2" 2>/dev/null &
+pid2=$!
+for _ in $(seq 1 $((READY_TIMEOUT_S * 10))); do ready $((base + 10)) && break; sleep 0.1; done
+req POST "http://127.0.0.1:$((base + 14))/debug/produce" '{"topic":"payment.PaymentAuthorized.v1","value":"x"}' \
+	-H "Authorization: Bearer $ADMIN"
+expect "without ECOM_DEBUG_ROUTES=1 there is no POST /debug/produce (404)" 404
+kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null; pid2=
 
 kill -TERM "$pid"
 rc=124

@@ -99,6 +99,11 @@ struct serve {
 	int64_t probe_at_us;
 	int probe_rc;
 	char probe_err[128];
+	/* ECOM_DEBUG_ROUTES=1 (`serve all` in memory only): the read model's api with the
+	 * POST /debug/produce test hook, and the client it produces with. */
+	int debug_routes;
+	struct http_api rm_api;
+	struct broker *debug_producer;
 };
 
 static void serve_usage(FILE *out)
@@ -142,7 +147,9 @@ static void serve_usage(FILE *out)
 		"  --ship-fail P       simulated carrier refusal probability (default 0.05)\n"
 		"  --log-level L       debug, info, warn or error (default info) [LOG_LEVEL]\n"
 		"\n"
-		"Other environment: JWT_SECRET (HS256 secret for the admin routes).\n"
+		"Other environment: JWT_SECRET (HS256 secret for the admin routes);\n"
+		"ECOM_DEBUG_ROUTES=1 adds the admin test route POST /debug/produce to the read\n"
+		"model of an in-memory `serve all` (produces a raw message, e.g. a poison one).\n"
 		"Logs are JSON lines on stderr; SIGTERM/SIGINT finish the message in hand, commit\n"
 		"and exit 0.\n");
 }
@@ -538,6 +545,26 @@ static void sse_publish(void *arg, const char *order_id, const char *id, const c
 		http_server_sse_publish(s->srv[APP_READ_MODEL], order_id, id, data);
 }
 
+/* POST /debug/produce: value as it is onto an event type's topic (poison for DLQ tests). */
+static int debug_produce(void *arg, const char *topic, const char *key, const char *value,
+			 size_t value_len, json_t **out, struct ecom_err *err)
+{
+	struct serve *s = arg;
+	struct broker_record rec = {.topic = topic, .key = key, .key_len = key ? strlen(key) : 0,
+				    .value = value, .value_len = value_len};
+	enum event_type t;
+	int rc;
+
+	if (event_type_from_name(topic, &t) != ECOM_OK)
+		return ecom_err_set(err, ECOM_INVALID, "topic: not an event type's topic");
+	if (!s->debug_producer)
+		s->debug_producer = mem_broker_new(s->cluster, "debug-producer");
+	rc = broker_produce(s->debug_producer, &rec, err);
+	if (rc == ECOM_OK)
+		*out = json_pack("{s:s,s:I}", "topic", topic, "bytes", (json_int_t)value_len);
+	return rc;
+}
+
 /* A read model without the order service forwards admin commands with a short-lived token
  * of its own (the caller was already authorized here). */
 static int forward_admin(void *arg, const char *op, const char *order_id, const char *value,
@@ -633,6 +660,8 @@ static int serve_setup(struct serve *s, struct ecom_err *err)
 	if (has_secret)
 		s->auth = jwt_auth_new(s->secret, &s->clock.base);
 
+	s->debug_routes = s->all && s->cluster && getenv("ECOM_DEBUG_ROUTES") &&
+			  strcmp(getenv("ECOM_DEBUG_ROUTES"), "1") == 0;
 	cfg.services = s->services;
 	cfg.clock = &s->clock.base;
 	cfg.rng = &s->rng;
@@ -663,6 +692,12 @@ static int serve_setup(struct serve *s, struct ecom_err *err)
 		if (!app_has(s->app, (enum app_service)i))
 			continue;
 		hc.api = app_http_api(s->app, (enum app_service)i);
+		if (i == APP_READ_MODEL && s->debug_routes) {
+			s->rm_api = *hc.api;
+			s->rm_api.debug_produce = debug_produce;
+			s->rm_api.debug_arg = s;
+			hc.api = &s->rm_api;
+		}
 		hc.port = (uint16_t)(s->all ? s->port_base + i : s->port);
 		s->srv[i] = http_server_new(&hc, err);
 		if (!s->srv[i])
@@ -688,6 +723,9 @@ static void print_banner(struct serve *s)
 		       (unsigned)http_server_port(s->srv[APP_READ_MODEL]),
 		       s->web_dir[0] ? "" : "  (no web/ directory found: use --web-dir)");
 	printf("admin secret: %s\n", s->secret_source);
+	if (s->debug_routes)
+		printf("debug routes: POST /debug/produce on the read model "
+		       "(ECOM_DEBUG_ROUTES=1)\n");
 	if (s->auth)
 		tok = jwt_auth_mint(s->secret, JWT_ROLE_ADMIN, "ecom-serve",
 				    clock_wall_ms(&s->clock.base) / 1000, SERVE_TOKEN_TTL_S, NULL);
@@ -747,6 +785,7 @@ static void serve_teardown(struct serve *s)
 	for (int i = 0; i < APP_SERVICE_COUNT; i++)
 		http_server_free(s->srv[i]);
 	app_free(s->app);
+	broker_destroy(s->debug_producer);
 	jwt_auth_free(s->auth);
 	sim_gateway_free(s->gw);
 	sim_carrier_free(s->car);

@@ -530,6 +530,42 @@ out:
 	json_decref(body);
 }
 
+/* {"topic", "value"[, "key"]}: the test hook; value is produced byte for byte. */
+static void h_debug_produce(struct ctx *c)
+{
+	json_t *body = body_object(c->req, c->resp), *out = NULL, *v;
+	const char *topic, *key = NULL;
+	struct ecom_err err = {0};
+	int rc;
+
+	if (!body)
+		return;
+	topic = body_string(body, "topic", c->resp);
+	if (!topic)
+		goto out;
+	if (!token_ok(topic, HTTP_TOPIC_MAX)) {
+		resp_error(c->resp, 400, "topic: must be a topic name");
+		goto out;
+	}
+	v = json_object_get(body, "value");
+	if (!json_is_string(v)) {
+		resp_error(c->resp, 400, "value: required (a string, produced as it is)");
+		goto out;
+	}
+	if (json_object_get(body, "key") && !(key = body_string(body, "key", c->resp)))
+		goto out;
+	rc = c->api->debug_produce(c->api->debug_arg, topic, key, json_string_value(v),
+				   json_string_length(v), &out, &err);
+	if (rc == ECOM_OK) {
+		resp_json(c->resp, 200, out ? out : json_object());
+	} else {
+		json_decref(out);
+		resp_rc(c->resp, rc, &err);
+	}
+out:
+	json_decref(body);
+}
+
 /* ---- the table --------------------------------------------------------------------------- */
 
 static int has_order(const struct http_api *a) { return a->order_create && a->order_get; }
@@ -540,6 +576,7 @@ static int has_retry(const struct http_api *a) { return a->order_retry != NULL; 
 static int has_comp(const struct http_api *a) { return a->order_compensate != NULL; }
 static int has_dlq(const struct http_api *a) { return a->dlq_list != NULL; }
 static int has_replay(const struct http_api *a) { return a->dlq_replay != NULL; }
+static int has_debug(const struct http_api *a) { return a->debug_produce != NULL; }
 static int always(const struct http_api *a) { return a != NULL; }
 
 struct route {
@@ -564,6 +601,7 @@ static const struct route routes[] = {
 	{"POST", "/admin/compensate/:id", 1, has_comp, h_compensate},
 	{"GET", "/admin/dlq", 1, has_dlq, h_dlq_list},
 	{"POST", "/admin/dlq/replay", 1, has_replay, h_dlq_replay},
+	{"POST", "/debug/produce", 1, has_debug, h_debug_produce},
 };
 
 /* Splits path ("/a/b/c") into segments in buf; returns the count, or -1 if too many. */

@@ -107,6 +107,14 @@ struct http_api {
 	int (*authorize)(void *auth_arg, const char *authorization, struct ecom_err *err);
 	void *auth_arg;
 	const char *cors_origin; /* NULL: no CORS headers; "*" or "a,b,c" (exact origins) */
+
+	/* Test hook, NULL unless `ecom serve all` runs with ECOM_DEBUG_ROUTES=1: produces value
+	 * as it is (e.g. a poison message) to topic, keyed by key (may be NULL). Enables the
+	 * admin route POST /debug/produce {"topic", "value"[, "key"]}; *out = what to answer. */
+	int (*debug_produce)(void *debug_arg, const char *topic, const char *key,
+			     const char *value, size_t value_len, json_t **out,
+			     struct ecom_err *err);
+	void *debug_arg;
 };
 
 /* Registers ecom_http_requests_total in api->metrics (if any). Call once per api. */
