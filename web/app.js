@@ -716,8 +716,12 @@
 			tr.appendChild(el('td', 'when', ago(ms(d.receivedAt), now)));
 			tr.appendChild(el('td', null, d.replayed > 0 ? `yes ×${d.replayed}` : 'no'));
 			const cell = el('td');
-			const b = el('button', null, d.replayed > 0 ? 'Replay again' : 'Replay');
+			/* The server replays a dead letter once; a replay that fails again is a new entry. */
+			const b = el('button', null, d.replayed > 0 ? 'Replayed' : 'Replay');
 			b.type = 'button';
+			b.disabled = d.replayed > 0;
+			b.title = d.replayed > 0 ? 'already republished once (see the newer entry if it failed again)' :
+				'republish the original message to its topic';
 			b.setAttribute('data-testid', 'dlq-replay');
 			b.addEventListener('click', () => replay({id: d.dlqId}, b));
 			cell.appendChild(b);

@@ -38,7 +38,7 @@ int cli_url_parse(const char *text, struct cli_url *out, struct ecom_err *err)
 	else if (strstr(p, "://"))
 		return ecom_err_set(err, ECOM_INVALID, "%s: only http:// URLs", text);
 	path = p + strcspn(p, "/?#");
-	if (*path == '?' || *path == '#')
+	if (strpbrk(path, "?#"))
 		return ecom_err_set(err, ECOM_INVALID, "%s: no query or fragment, please", text);
 	if (*p == '[') {
 		host_end = strchr(p, ']');
