@@ -101,12 +101,15 @@ struct rp_actor {
 	size_t n_pending, cap_pending;
 	int32_t ctx_order;     /* order of the timer just fired, valid at ctx_t */
 	int64_t ctx_t;
+	int32_t poll_order;    /* order named by the key of the message in hand, -1 if none */
+	int ambiguous;         /* a commit for the message in hand answered "maybe applied" */
 };
 
 struct rp_line {
 	int64_t t_us;
 	int16_t actor, what;
 	int32_t order;
+	int32_t mark;   /* a publish's mark: its order may be learnt after the line */
 	char *detail;
 };
 
@@ -142,13 +145,13 @@ struct rp {
 	int64_t t_max;
 	int64_t t_split; /* 0: linear axis */
 	size_t admin_ops; /* admin op lines seen: the k-th matches summary.ops[k] */
+	int32_t line_mark; /* the mark the current line made for a publish, -1 if none */
 	int32_t *failed[SCN_SVC_COUNT + 1]; /* marks of failed publishes, oldest first */
 	int sweep_actor;    /* the sweep line before: who, when, which order */
 	int64_t sweep_t;
 	int32_t sweep_order;
 	size_t n_failed[SCN_SVC_COUNT + 1], cap_failed[SCN_SVC_COUNT + 1];
 	struct cov_counts cov;
-	uint64_t attributed, unattributed;
 };
 
 /* ---- small containers ------------------------------------------------------------------ */
@@ -267,6 +270,7 @@ static int rp_actor(struct rp *r, const char *name)
 	a->svc = hash && scn_service_from_name(base, &svc) == ECOM_OK ? (int)svc : SCN_SVC_COUNT;
 	a->ctx_order = -1;
 	a->ctx_t = -1;
+	a->poll_order = -1;
 	r->n_actors = i + 1;
 	return i;
 }
@@ -300,13 +304,8 @@ static void rp_attribute(struct rp *r, int32_t mark, int32_t order)
 /* Everything the actor published since its last decision belongs to order. */
 static void rp_flush_pending(struct rp *r, struct rp_actor *a, int32_t order)
 {
-	for (size_t i = 0; i < a->n_pending; i++) {
-		if (order >= 0)
-			r->attributed++;
-		else if (r->marks[a->pending[i]].kind == RK_NONE)
-			r->unattributed++;
+	for (size_t i = 0; i < a->n_pending; i++)
 		rp_attribute(r, a->pending[i], order);
-	}
 	a->n_pending = 0;
 }
 
@@ -489,6 +488,7 @@ static int32_t rp_on_publish(struct rp *r, int64_t t, int ai, int type, enum rp_
 	int32_t order = a->ctx_t == t ? a->ctx_order : -1;
 	int32_t m = rp_add_mark(r, t, order, ai, type, kind);
 
+	r->line_mark = m;
 	if (m >= 0 && order < 0) {
 		RP_PUSH(a->pending, a->n_pending, a->cap_pending);
 		a->pending[a->n_pending++] = m;
@@ -548,15 +548,27 @@ static void rp_on_consume(struct rp *r, int64_t t, int ai, const char *what,
 	struct rp_actor *a = &r->actors[ai];
 	int type;
 	const char *id = rp_split_type(r, detail, &type);
+	int32_t v, known;
 
-	*order = rp_event_order(r, id);
+	/* The message's key (on the poll line) names the order when it is an order id; the
+	 * event id, as published, says it otherwise (stock commands are keyed by SKU). */
+	v = rp_map_get(&r->by_event_id, id);
+	known = v <= -2 ? r->marks[-2 - v].order : v;
+	*order = a->poll_order >= 0 ? a->poll_order : known;
+	a->poll_order = -1;
+	if (*order >= 0 && known < 0 && v <= -2)
+		rp_attribute(r, -2 - v, *order); /* its publish learns whose it was */
+	else if (*order >= 0 && known < 0 && rp_is_uuid(id))
+		rp_map_put(&r->by_event_id, id, *order);
 	rp_flush_pending(r, a, *order);
 	a->ctx_t = -1;
 	if (what[0] == 'i')
 		return;
 	rp_add_mark(r, t, *order, ai, type, what[0] == 'h' ? RK_HANDLED : RK_DUP);
-	if (*order >= 0 && what[0] == 'h' && a->svc == SCN_SVC_ORDER)
+	/* A duplicate after an ambiguous commit means that commit was applied. */
+	if (*order >= 0 && (what[0] == 'h' || a->ambiguous) && a->svc == SCN_SVC_ORDER)
 		rp_fold_status(&r->orders[*order], rp_str(&r->types, type));
+	a->ambiguous = 0;
 }
 
 static void rp_on_create(struct rp *r, int64_t t, int ai, const char *detail, int32_t *order)
@@ -596,17 +608,23 @@ static void rp_on_instance(struct rp *r, int64_t t, int ai, const char *what,
 		}
 	} else if (strcmp(what, "sweep_published") == 0) {
 		id = rp_split_type(r, detail, &type);
-		*order = rp_sweep_order(r, ai, t, type);
-		m = rp_add_mark(r, t, *order, ai, type, RK_SWEEP);
-		rp_map_event(r, id, m);
+		/* published before (its removal from the outbox failed), or left by a failure */
+		*order = rp_event_order(r, id);
 		if (*order < 0)
-			r->unattributed++;
+			*order = rp_sweep_order(r, ai, t, type);
+		m = rp_add_mark(r, t, *order, ai, type, RK_SWEEP);
+		r->line_mark = m;
+		rp_map_event(r, id, m);
 	} else if (strcmp(what, "handled") == 0 || strcmp(what, "duplicate_skipped") == 0 ||
 		   strcmp(what, "ignored") == 0) {
 		rp_on_consume(r, t, ai, what, detail, order);
 	} else if (strcmp(what, "poll") == 0 || strcmp(what, "poll_dup") == 0) {
+		const char *key = strstr(detail, " key=");
+
 		rp_flush_pending(r, a, -1); /* a new message: nothing before it is its doing */
 		a->ctx_t = -1;
+		a->poll_order = key ? rp_map_get(&r->by_order_id, key + 5) : -1;
+		*order = a->poll_order;
 	} else if (strcmp(what, "create") == 0) {
 		rp_on_create(r, t, ai, detail, order);
 	} else if (strcmp(what, "wake_fired") == 0) {
@@ -618,6 +636,7 @@ static void rp_on_instance(struct rp *r, int64_t t, int ai, const char *what,
 	} else if (strcmp(what, "commit_conflict") == 0 || strcmp(what, "commit_ambiguous") == 0) {
 		id = rp_split_type(r, detail, &type);
 		*order = rp_map_get(&r->by_order_id, id);
+		a->ambiguous |= what[7] == 'a';
 		if (*order >= 0)
 			rp_add_mark(r, t, *order, ai, type,
 				    what[7] == 'c' ? RK_CONFLICT : RK_AMBIGUOUS);
@@ -634,6 +653,7 @@ static void rp_line(struct rp *r, int64_t t, const char *actor, const char *what
 
 	if (t > r->t_max)
 		r->t_max = t;
+	r->line_mark = -1;
 	cov_trace_line(&r->cov, t, actor, what, detail);
 	if (ai < 0)
 		return;
@@ -659,6 +679,7 @@ static void rp_line(struct rp *r, int64_t t, const char *actor, const char *what
 		RP_PUSH(r->lines, r->n_lines, r->cap_lines);
 		r->lines[r->n_lines++] = (struct rp_line){ .t_us = t, .actor = (int16_t)ai,
 							   .what = (int16_t)wi, .order = order,
+							   .mark = r->line_mark,
 							   .detail = ecom_xstrdup(detail) };
 	}
 }
@@ -1227,6 +1248,7 @@ static void rp_swimlanes(FILE *f, struct rp *r)
 	int32_t *row_of = ecom_xcalloc(r->n_orders ? r->n_orders : 1, sizeof(*row_of));
 	double y_rows, height;
 	int32_t row = 0;
+	uint64_t unattributed = 0;
 
 	for (size_t i = 0; i < r->n_fcount; i++) {
 		int dup = 0;
@@ -1249,8 +1271,11 @@ static void rp_swimlanes(FILE *f, struct rp *r)
 	if (shown < r->n_orders)
 		fprintf(f, " (<b>capped at %d</b>: orders named in violations first, then "
 			   "unfinished ones, then by number)", REPORT_ROWS_MAX);
+	for (size_t i = 0; i < r->n_marks; i++)
+		unattributed += (r->marks[i].kind == RK_NONE || r->marks[i].kind == RK_SWEEP) &&
+				r->marks[i].order < 0;
 	fprintf(f, ". %" PRIu64 " published event(s) could not be tied to an order.",
-		r->unattributed);
+		unattributed);
 	rp_status_check(f, r);
 	fputs("</p>\n", f);
 	rp_legend(f);
@@ -1385,11 +1410,11 @@ static void rp_events(FILE *f, const struct rp *r)
 							r->orders[i].id));
 	for (size_t i = 0; i < r->n_lines; i++) {
 		const struct rp_line *l = &r->lines[i];
+		int order = l->order >= 0 || l->mark < 0 ? l->order : r->marks[l->mark].order;
 
 		json_array_append_new(lines, json_pack("[I,s,s,s,i]", (json_int_t)l->t_us,
 						       r->actors[l->actor].name,
-						       rp_str(&r->whats, l->what), l->detail,
-						       (int)l->order));
+						       rp_str(&r->whats, l->what), l->detail, order));
 	}
 	jsonx_set_new(d, "lines", lines);
 	jsonx_set_new(d, "orders", orders);

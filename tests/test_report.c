@@ -82,6 +82,9 @@ static FILE *two_orders_trace(void)
 	tline(f, 77, "order#1", "handled", "inventory.InventoryReleased.v1 " EV("09"));
 	tline(f, 1100010, "order#1", "handled", "payment.PaymentRefunded.v1 " EV("10"));
 	tline(f, 1100020, "admin", "retry", "refused order is SHIPPED");
+	/* a message whose publish the trace never showed: its key on the poll line says */
+	tline(f, 1100030, "shipping#1", "poll", "payment.PaymentAuthorized.v1[1]@9 key=" ORDER_B);
+	tline(f, 1100030, "shipping#1", "duplicate_skipped", "payment.PaymentAuthorized.v1 " EV("99"));
 	tline(f, 1200000, "world", "quiescent", "");
 	return f;
 }
@@ -207,6 +210,11 @@ static void test_events_tied_to_their_order(void **state)
 			 1);
 	assert_int_equal(order_of(d, "order#1", "store_error", "replace orders/" ORDER_B), 1);
 	assert_int_equal(order_of(d, "admin", "retry", "refused order is SHIPPED"), 0);
+	assert_int_equal(order_of(d, "shipping#1", "duplicate_skipped",
+				  "payment.PaymentAuthorized.v1 " EV("99")), 1);
+	/* a publish line is listed with the order it was tied to later */
+	assert_int_equal(order_of(d, "inventory#1", "published",
+				  "inventory.InventoryReserved.v1 " EV("04")), 1);
 	/* final statuses as the order service saw them; nothing left unattributed */
 	assert_non_null(strstr(html, ">SHIPPED</text>"));
 	assert_non_null(strstr(html, ">CANCELLED</text>"));

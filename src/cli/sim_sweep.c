@@ -863,8 +863,8 @@ static void sweep_report(struct sweep *w)
 {
 	int64_t el = sim_tools_wall_ms() - w->t0_ms;
 
-	qsort(w->failed_seeds, w->n_failed_seeds, sizeof(int64_t), sweep_cmp);
 	if (w->n_failed_seeds) {
+		qsort(w->failed_seeds, w->n_failed_seeds, sizeof(int64_t), sweep_cmp);
 		printf("failed seeds:");
 		for (size_t i = 0; i < w->n_failed_seeds; i++)
 			printf(" %" PRId64, w->failed_seeds[i]);
