@@ -160,7 +160,10 @@ static void cp_repro(const struct cp *c, const char *inst, int64_t k, char *out,
 
 static void cp_why(const struct sim_fork_run *r, char *out, size_t cap)
 {
-	if (r->term_signal)
+	if (r->timed_out)
+		snprintf(out, cap, "the run took more than %d s and was killed",
+			 SIM_POOL_TIMEOUT_MS_DEFAULT / 1000);
+	else if (r->term_signal)
 		snprintf(out, cap, "the run died of signal %d", r->term_signal);
 	else if (!r->completed)
 		snprintf(out, cap, "the run exited %d without a summary", r->exit_code);

@@ -98,6 +98,7 @@ void sim_fork_decode(const struct sim_pool_done *d, struct sim_fork_run *r)
 
 	memset(r, 0, sizeof(*r));
 	cov_counts_init(&r->cov);
+	r->timed_out = d->timed_out;
 	if (WIFSIGNALED(d->status))
 		r->term_signal = WTERMSIG(d->status);
 	else if (WIFEXITED(d->status))

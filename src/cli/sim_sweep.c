@@ -28,6 +28,7 @@
 #define SWEEP_SEEDS_MAX 100000000LL /* seeds per sweep */
 #define SWEEP_READ_CHUNK 65536
 #define SWEEP_PATH_MAX 4096
+#define SWEEP_POLL_MS 1000 /* how often hung children are looked for */
 
 /* ---- the process pool ------------------------------------------------------------------ */
 
@@ -41,10 +42,12 @@ struct pool_slot {
 	char *aux;
 	size_t aux_len, aux_cap;
 	int64_t t0_ms;
+	int timed_out;
 };
 
 struct sim_pool {
 	int jobs, running;
+	int64_t timeout_ms;
 	sim_pool_line_fn on_line;
 	void *line_arg;
 	struct pool_slot slot[SIM_POOL_JOBS_MAX];
@@ -69,9 +72,30 @@ struct sim_pool *sim_pool_new(int jobs, sim_pool_line_fn on_aux_line, void *line
 
 	ECOM_ASSERT(jobs >= 1 && jobs <= SIM_POOL_JOBS_MAX);
 	p->jobs = jobs;
+	p->timeout_ms = SIM_POOL_TIMEOUT_MS_DEFAULT;
 	p->on_line = on_aux_line;
 	p->line_arg = line_arg;
 	return p;
+}
+
+void sim_pool_set_timeout(struct sim_pool *p, int64_t timeout_ms)
+{
+	p->timeout_ms = timeout_ms;
+}
+
+/* Kills children older than the timeout; their pipes then reach EOF. */
+static void pool_reap_hung(struct sim_pool *p)
+{
+	int64_t now = sim_tools_wall_ms();
+
+	for (int i = 0; i < SIM_POOL_JOBS_MAX && p->timeout_ms > 0; i++) {
+		struct pool_slot *s = &p->slot[i];
+
+		if (s->used && !s->timed_out && now - s->t0_ms > p->timeout_ms) {
+			s->timed_out = 1;
+			kill(s->pid, SIGKILL);
+		}
+	}
 }
 
 void sim_pool_free(struct sim_pool *p)
@@ -257,7 +281,8 @@ int sim_pool_wait(struct sim_pool *p, struct sim_pool_done *d)
 				isaux[n++] = a;
 			}
 		}
-		if (poll(fds, n, -1) < 0 && errno != EINTR) {
+		pool_reap_hung(p);
+		if (poll(fds, n, SWEEP_POLL_MS) < 0 && errno != EINTR) {
 			fprintf(stderr, "ecom sim: poll: %s\n", strerror(errno));
 			return 0;
 		}
@@ -268,6 +293,7 @@ int sim_pool_wait(struct sim_pool *p, struct sim_pool_done *d)
 	while (waitpid(s->pid, &d->status, 0) < 0 && errno == EINTR)
 		;
 	d->tag = s->tag;
+	d->timed_out = s->timed_out;
 	d->out = s->out ? s->out : ecom_xstrdup("");
 	d->out_len = s->out_len;
 	d->wall_ms = sim_tools_wall_ms() - s->t0_ms;
@@ -464,6 +490,7 @@ struct sweep_args {
 	int64_t lo, hi;
 	int jobs;
 	int swarm, quiet, trace_cov;
+	int timeout_s;
 	const char *out_dir;
 };
 
@@ -492,7 +519,7 @@ static void sweep_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: ecom sim sweep FILE --seeds A..B [--jobs N] [--swarm [--out DIR]] [--quiet]\n"
-		"                      [--no-trace]\n"
+		"                      [--no-trace] [--timeout S]\n"
 		"\n"
 		"Runs FILE once per seed A..B (inclusive), each seed as its own child process\n"
 		"`ecom sim run FILE --seed S`, at most N at once (default: the number of CPUs).\n"
@@ -508,6 +535,7 @@ static void sweep_usage(FILE *out)
 		"  --out DIR   where --swarm writes (default: a new directory under $TMPDIR)\n"
 		"  --quiet     no progress, only failures and the closing lines\n"
 		"  --no-trace  coverage from the summaries only (faster; fewer paths measured)\n"
+		"  --timeout S a seed running longer than S seconds is killed and fails (600)\n"
 		"\n"
 		"Ends with \"sweep: N seeds, F failed, X seeds/s\" and the saga-path coverage summed\n"
 		"over the seeds (paths no seed reached are a coverage gap).\n"
@@ -546,6 +574,7 @@ static int sweep_parse(int argc, char **argv, struct sweep_args *a)
 	a->lo = -1;
 	a->jobs = n >= 1 ? (int)(n < SIM_POOL_JOBS_MAX ? n : SIM_POOL_JOBS_MAX) : 1;
 	a->trace_cov = 1;
+	a->timeout_s = SIM_POOL_TIMEOUT_MS_DEFAULT / 1000;
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -567,6 +596,16 @@ static int sweep_parse(int argc, char **argv, struct sweep_args *a)
 				return 2;
 			}
 			a->jobs = (int)j;
+			i++;
+		} else if (strcmp(arg, "--timeout") == 0) {
+			char *end;
+			long t = val ? strtol(val, &end, 10) : 0;
+
+			if (!val || *end || t < 1 || t > 86400) {
+				fprintf(stderr, "ecom sim sweep: --timeout: needs 1..86400 seconds\n");
+				return 2;
+			}
+			a->timeout_s = (int)t;
 			i++;
 		} else if (strcmp(arg, "--out") == 0) {
 			if (!val) {
@@ -774,7 +813,10 @@ static void sweep_collect(struct sweep *w, struct sim_pool_done *d)
 	if (json_is_object(sum))
 		cov_agg_add(&w->agg, &c);
 	w->done++;
-	if (WIFSIGNALED(d->status))
+	if (d->timed_out)
+		snprintf(why, sizeof(why), "the run took more than %d s and was killed",
+			 w->a.timeout_s);
+	else if (WIFSIGNALED(d->status))
 		snprintf(why, sizeof(why), "the run died of signal %d (%s)", WTERMSIG(d->status),
 			 strsignal(WTERMSIG(d->status)));
 	else if (code == 1)
@@ -902,6 +944,7 @@ int cmd_sim_sweep(int argc, char **argv)
 	w->tty = isatty(STDERR_FILENO);
 	w->last_pct = 0;
 	pool = sim_pool_new(w->a.jobs, w->a.trace_cov ? sweep_trace_line : NULL, w);
+	sim_pool_set_timeout(pool, (int64_t)w->a.timeout_s * 1000);
 	if (!w->a.quiet)
 		printf("sweep: %s seeds %" PRId64 "..%" PRId64 ", %d job(s)%s\n", w->a.file, w->a.lo,
 		       w->a.hi, w->a.jobs, w->a.swarm ? ", swarm" : "");

@@ -24,6 +24,7 @@ int cmd_sim_crashpoints(int argc, char **argv);
  * its fd 3) is collected in memory up to SIM_POOL_OUT_MAX bytes. One thread, poll(2). */
 #define SIM_POOL_JOBS_MAX 256
 #define SIM_POOL_OUT_MAX (64u << 20)
+#define SIM_POOL_TIMEOUT_MS_DEFAULT (600 * 1000) /* one run; a hung child is killed */
 
 struct sim_pool_done {
 	int64_t tag;
@@ -31,6 +32,7 @@ struct sim_pool_done {
 	char *out;         /* NUL-terminated stdout (owned by the caller after wait) */
 	size_t out_len;
 	int64_t wall_ms;
+	int timed_out;     /* killed after the pool's timeout (status says SIGKILL) */
 };
 
 /* Runs in the child with stdout (and fd 3 when the pool has aux streams) on pipes; must
@@ -41,6 +43,8 @@ typedef void (*sim_pool_line_fn)(void *arg, int64_t tag, const char *line, size_
 
 struct sim_pool;
 struct sim_pool *sim_pool_new(int jobs, sim_pool_line_fn on_aux_line, void *line_arg);
+/* Per-child wall-clock limit in ms (default SIM_POOL_TIMEOUT_MS_DEFAULT; 0 = none). */
+void sim_pool_set_timeout(struct sim_pool *p, int64_t timeout_ms);
 void sim_pool_free(struct sim_pool *p);
 int sim_pool_running(const struct sim_pool *p);
 int sim_pool_full(const struct sim_pool *p);
@@ -67,6 +71,7 @@ void sim_tools_print_coverage(FILE *out, const struct cov_agg *a);
 struct sim_fork_run {
 	int completed;        /* the child ran to the end and answered */
 	int term_signal;      /* the child died of this signal (0: it did not) */
+	int timed_out;        /* it was killed after the pool's timeout */
 	int exit_code;        /* its exit code when it exited without answering */
 	uint32_t fired;       /* bit per enum inv_id */
 	int expectations_met;
