@@ -44,7 +44,7 @@
 		filterStatus: '',
 		filterText: '',
 		selected: '',
-		events: [],             /* arrival times (ms) of /stream messages, for events/min */
+		events: new Map(),      /* second -> /stream messages that arrived in it (events/min) */
 		streamAll: null,
 		streamAllFailed: false,
 		streamOrder: null,
@@ -183,13 +183,13 @@
 		return o;
 	}
 
+	/* Drops the least recently updated tenth at once, so a busy stream costs one sort per
+	 * ORDERS_MAX / 10 new orders rather than a scan per order. */
 	function evictOldest() {
-		let oldest = null;
-		for (const o of state.orders.values())
-			if (o.id !== state.selected && (!oldest || o.updatedMs < oldest.updatedMs))
-				oldest = o;
-		if (oldest)
-			state.orders.delete(oldest.id);
+		const all = Array.from(state.orders.values()).filter((o) => o.id !== state.selected);
+		all.sort((a, b) => a.updatedMs - b.updatedMs);
+		all.slice(0, state.orders.size - Math.floor(ORDERS_MAX * 0.9))
+			.forEach((o) => state.orders.delete(o.id));
 	}
 
 	/* Folds one timeline entry (from a projection or an SSE message) into the summary. */
@@ -282,7 +282,8 @@
 			if (m.status && m.status !== 'UNKNOWN')
 				o.status = m.status;
 			o.changedMs = Date.now();
-			state.events.push(o.changedMs);
+			const sec = Math.floor(o.changedMs / 1000);
+			state.events.set(sec, (state.events.get(sec) || 0) + 1);
 			scheduleRender();
 		};
 		es.onerror = () => {
@@ -333,8 +334,13 @@
 			if (t !== null)
 				durations.push(t);
 		}
-		while (state.events.length && now - state.events[0] > RATE_WINDOW_MS)
-			state.events.shift();
+		let events = 0;
+		for (const [sec, n] of state.events) {
+			if (now - sec * 1000 > RATE_WINDOW_MS)
+				state.events.delete(sec);
+			else
+				events += n;
+		}
 		durations.sort((a, b) => a - b);
 		const shipped = counts.SHIPPED || 0, cancelled = counts.CANCELLED || 0;
 		const done = shipped + cancelled;
@@ -348,7 +354,7 @@
 		$('s-median').textContent = duration(percentile(durations, 0.5));
 		$('s-p95').textContent = `median · p95 ${duration(percentile(durations, 0.95))}` +
 			(durations.length ? ` · n=${durations.length}` : '');
-		$('s-events').textContent = state.events.length;
+		$('s-events').textContent = events;
 		state.counts = counts;
 	}
 
@@ -822,8 +828,12 @@
 		setupToken();
 		$('orders-body').addEventListener('click', (ev) => {
 			const tr = ev.target.closest('tr');
-			if (tr && tr.dataset.id)
-				selectOrder(tr.dataset.id);
+			if (!tr || !tr.dataset.id)
+				return;
+			selectOrder(tr.dataset.id);
+			/* One column: the detail is below the list, bring it into view. */
+			if (window.matchMedia('(max-width: 960px)').matches)
+				$('detail').scrollIntoView({behavior: 'smooth', block: 'start'});
 		});
 		$('chips').addEventListener('click', (ev) => {
 			const b = ev.target.closest('button');
