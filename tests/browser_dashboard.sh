@@ -61,7 +61,7 @@ command -v node >/dev/null && command -v npm >/dev/null ||
 mkdir -p "$work/browser"
 cp "$root/tests/browser/package.json" "$root/tests/browser/package-lock.json" \
 	"$root/tests/browser/dashboard.spec.mjs" "$work/browser/"
-if ! (cd "$work/browser" && npm ci --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1); then
+if ! (cd "$work/browser" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error >"$work/npm.log" 2>&1); then
 	tail -20 "$work/npm.log"
 	fail_early "npm ci in tests/browser (is the npm registry reachable?)"
 fi
