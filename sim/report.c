@@ -1388,7 +1388,9 @@ static void rp_instances(FILE *f, const json_t *s)
 		fputs(" ", f);
 		h_esc(f, jsonx_str_or(v, "step", jsonx_str_or(v, "action", jsonx_str_or(v,
 			 "instance", ""))));
-		fprintf(f, "</td><td>#%" PRId64 " ", jsonx_int_or(v, "order", 0));
+		fputs("</td><td>", f);
+		if (json_object_get(v, "order"))
+			fprintf(f, "#%" PRId64 " ", jsonx_int_or(v, "order", 0));
 		h_esc(f, jsonx_str_or(v, "orderId", ""));
 		fputs("</td><td>", f);
 		h_esc(f, jsonx_str_or(v, "result", "?"));
