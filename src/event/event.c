@@ -188,7 +188,7 @@ struct env_strs {
 static int envelope_check(json_t *obj, struct envelope *e, struct env_strs *strs,
 			  struct ecom_err *err)
 {
-	const char *type_name;
+	const char *type_name = NULL;
 	json_t *v;
 	int rc;
 
