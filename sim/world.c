@@ -238,8 +238,9 @@ static void plan_on_deliver(void *arg, const char *actor, const struct broker_ms
 {
 	struct sim_world *w = arg;
 
-	world_trace(w, actor, dup ? "poll_dup" : "poll", "%s[%d]@%lld", m->topic,
-		    (int)m->partition, (long long)m->offset);
+	world_trace(w, actor, dup ? "poll_dup" : "poll", "%s[%d]@%lld key=%.*s", m->topic,
+		    (int)m->partition, (long long)m->offset, m->key ? (int)m->key_len : 1,
+		    m->key ? m->key : "-");
 }
 
 /* ---- instances ------------------------------------------------------------------------ */
