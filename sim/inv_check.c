@@ -344,17 +344,56 @@ static void inv_count_shipped(struct inv_ctx *c, const json_t *od)
 	}
 }
 
+/* Every check of one order document. idx is the workload's 0-based number of the order
+ * (-1 when the workload never saw its creation succeed) and o its record (NULL then). */
+static void inv_order(struct inv_ctx *c, int64_t idx, const struct sim_order *o, const char *id,
+		      const json_t *od)
+{
+	struct sim_world *w = c->w;
+	const char *st = jsonx_str(od, "status");
+	char label[64];
+
+	if (idx >= 0)
+		snprintf(label, sizeof(label), "#%lld ", (long long)(idx + 1));
+	else
+		snprintf(label, sizeof(label), "(creation unconfirmed) ");
+	if (!inv_terminal(st))
+		inv_report_add(&w->inv, INV_TERMINATION, "order %s%s is %s%s at t=%lldus%s", label,
+			       id, st ? st : "(no status)",
+			       jsonx_bool_or(od, "stuck", 0) ? " (flagged stuck)" : "",
+			       (long long)world_now(w), o ? "" : " (never acknowledged)");
+	if (o && jsonx_int_or(od, "total", -1) != o->total_cents)
+		inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
+			       "order %s: stored total %lld cents, the client sent %lld", id,
+			       (long long)jsonx_int_or(od, "total", -1), (long long)o->total_cents);
+	inv_order_money(c, id, od);
+	inv_order_effects(c, id, od);
+	inv_order_projection(c, id, od);
+	inv_count_shipped(c, od);
+}
+
+static int inv_collect_id(void *arg, const json_t *doc)
+{
+	const char *id = jsonx_str(doc, "_id");
+
+	if (id)
+		json_array_append_new(arg, json_string(id));
+	return 0;
+}
+
 static void inv_orders(struct inv_ctx *c)
 {
 	struct sim_world *w = c->w;
+	json_t *accepted = json_object(), *ids = json_array(), *v;
+	size_t k;
 
 	for (int64_t i = 0; i < w->n_orders; i++) {
 		const struct sim_order *o = &w->orders[i];
 		json_t *od;
-		const char *st;
 
 		if (o->state != 1)
 			continue;
+		json_object_set_new(accepted, o->id, json_true());
 		od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, o->id);
 		if (!od) {
 			inv_report_add(&w->inv, INV_TERMINATION,
@@ -362,24 +401,25 @@ static void inv_orders(struct inv_ctx *c)
 				       (long long)(i + 1), o->id);
 			continue;
 		}
-		st = jsonx_str(od, "status");
-		if (!inv_terminal(st))
-			inv_report_add(&w->inv, INV_TERMINATION,
-				       "order #%lld %s is %s%s at t=%lldus (created at %lldus)",
-				       (long long)(i + 1), o->id, st ? st : "(no status)",
-				       jsonx_bool_or(od, "stuck", 0) ? " (flagged stuck)" : "",
-				       (long long)world_now(w), (long long)o->created_us);
-		if (jsonx_int_or(od, "total", -1) != o->total_cents)
-			inv_report_add(&w->inv, INV_PAYMENT_BALANCE,
-				       "order %s: stored total %lld cents, the client sent %lld",
-				       o->id, (long long)jsonx_int_or(od, "total", -1),
-				       (long long)o->total_cents);
-		inv_order_money(c, o->id, od);
-		inv_order_effects(c, o->id, od);
-		inv_order_projection(c, o->id, od);
-		inv_count_shipped(c, od);
+		inv_order(c, i, o, o->id, od);
 		json_decref(od);
 	}
+	/* Orders in the store whose creation the client never saw succeed (it gave up after
+	 * ambiguous answers) run their saga all the same and are judged the same way. */
+	mem_store_foreach(w->stores[SCN_SVC_ORDER], INV_ORDER_COLL, inv_collect_id, ids);
+	json_array_foreach(ids, k, v) {
+		const char *id = json_string_value(v);
+		json_t *od;
+
+		if (json_object_get(accepted, id))
+			continue;
+		od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, id);
+		if (od)
+			inv_order(c, -1, NULL, id, od);
+		json_decref(od);
+	}
+	json_decref(ids);
+	json_decref(accepted);
 }
 
 /* ---- stock --------------------------------------------------------------------------- */
