@@ -115,7 +115,7 @@ static int scn_keys(const json_t *obj, const char *parent, const char *const *al
 static int scn_int(const json_t *v, const char *path, int64_t lo, int64_t hi, int64_t *out,
 		   struct ecom_err *err)
 {
-	int64_t x;
+	int64_t x = 0;
 
 	if (!json_is_integer(v))
 		return scn_bad(err, path, "must be an integer%s", "");
@@ -163,7 +163,7 @@ static int scn_rate(const json_t *v, const char *path, double hi, double *out,
 static int scn_range_read(const json_t *v, const char *path, int64_t min, int64_t max,
 			  struct scn_range *out, struct ecom_err *err)
 {
-	int64_t lo, hi;
+	int64_t lo = 0, hi = 0;
 	int rc;
 
 	if (json_is_integer(v)) {
@@ -208,7 +208,7 @@ static int scn_services(const json_t *v, struct scenario *s, struct ecom_err *er
 		return rc;
 	json_object_foreach((json_t *)v, key, n) {
 		enum scn_service id;
-		int64_t x;
+		int64_t x = 0;
 
 		scn_path(path, sizeof(path), "services", key);
 		if (scn_service_from_name(key, &id) != ECOM_OK)
@@ -226,7 +226,7 @@ static int scn_services(const json_t *v, struct scenario *s, struct ecom_err *er
 static int scn_topics(const json_t *v, struct scenario *s, struct ecom_err *err)
 {
 	static const char *const keys[] = { "partitions", NULL };
-	int64_t x;
+	int64_t x = 0;
 	int rc = scn_obj(v, "topics", err);
 
 	if (!rc)
@@ -606,7 +606,7 @@ static int scn_expect(const json_t *v, struct scenario *s, struct ecom_err *err)
 static int scn_head(const json_t *root, struct scenario *s, struct ecom_err *err)
 {
 	json_t *f;
-	int64_t seed;
+	int64_t seed = 0;
 	int rc = ECOM_OK;
 
 	if ((f = json_object_get(root, "name"))) {
