@@ -1,6 +1,7 @@
 /* summary.c — the end of a run: counts from the order store (never from the services' own
  * counters), the invariant verdicts, the expectation check, and the one-line JSON summary
  * in the field order the CLI contract names (DESIGN.md §5). */
+#include "sim/coverage.h"
 #include "sim/world_int.h"
 
 #include <stdio.h>
@@ -188,6 +189,15 @@ void world_summary(struct sim_world *w, struct sim_result *res)
 	jsonx_set_int(s, "quiescent", w->quiescent);
 	jsonx_set_new(s, "ops", json_deep_copy(w->op_results));
 	jsonx_set_new(s, "instances", summary_instances(w));
+	{
+		/* Saga-path coverage: what the counters tell, merged with what the trace told. */
+		struct cov_counts c;
+
+		cov_counts_init(&c);
+		cov_from_summary(&c, s);
+		cov_merge_max(&c, &w->cov);
+		jsonx_set_new(s, "coverage", cov_to_json(&c));
+	}
 	res->summary = s;
 	res->violations = json_object_get(s, "violations");
 	if (w->trace.record) {

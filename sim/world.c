@@ -40,6 +40,7 @@ void world_trace(struct sim_world *w, const char *actor, const char *what, const
 		va_end(ap);
 	}
 	sim_trace_line(&w->trace, w->clock.now_us, actor, what, detail);
+	cov_trace_line(&w->cov, w->clock.now_us, actor, what, detail);
 }
 
 int world_once(struct sim_world *w, const char *key)
@@ -731,6 +732,8 @@ static void world_build(struct sim_world *w)
 	world_plan(w);
 	sched_init(&w->sched, SCHED_EVENTS_MAX);
 	sim_trace_init(&w->trace);
+	cov_counts_init(&w->cov);
+	cov_trace_begin(&w->cov);
 	w->trace.jsonl = w->opt->trace_jsonl;
 	w->trace.record = w->opt->record_lines;
 	w->trace.expect = w->opt->expect_lines;

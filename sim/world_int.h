@@ -16,6 +16,7 @@
 #include "sim/faults.h"
 #include "sim/invariants.h"
 #include "sim/mem_broker.h"
+#include "sim/coverage.h"
 #include "sim/scenario.h"
 #include "sim/sched.h"
 #include "sim/sim_adapters.h"
@@ -115,6 +116,7 @@ struct sim_world {
 	struct sim_carrier *carrier;
 	struct sim_adapter_stats gw_seen, carrier_seen;
 	struct fault_plan plan;
+	struct cov_counts cov; /* saga-path coverage, fed by every trace line */
 
 	/* topics each service subscribes to (borrowed from its svc_def) */
 	const char *topics[SCN_SVC_COUNT][WORLD_TOPICS_PER_SVC_MAX];
