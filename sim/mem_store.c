@@ -1,7 +1,10 @@
 /* mem_store.c — in-memory store.h: collections sorted by name, documents in a chained hash
  * index keyed by _id (FNV-1a, fixed: no seed) for O(1) get/replace, and a lazily rebuilt
- * _id-sorted view for iteration. Hash order is never observable: every walk that returns
- * documents goes through the sorted view or sorts its results. */
+ * _id-sorted view for iteration. EQ/RANGE finds scan a sparse per-field index (the documents
+ * that HAVE the field) instead of the whole collection, so the runtime's sweep over
+ * outbox_at/wake_at touches only pending documents. Hash and index order are never
+ * observable: every walk that returns documents goes through the sorted view or sorts its
+ * results by a total order. */
 #include "sim/mem_store.h"
 
 #include <stdlib.h>
@@ -9,6 +12,17 @@
 
 #define MEM_STORE_BUCKETS_MIN 16
 #define MEM_STORE_COLLS_MIN 8
+#define MEM_STORE_FIELD_INDEXES_MAX 8 /* per collection; finds on further fields scan all */
+#define MEM_FIDX_ABSENT SIZE_MAX
+
+/* The documents of a collection whose top-level `field` is present and not null (exactly
+ * those an EQ/RANGE query on the field can match), in no particular order. Built on the first
+ * EQ/RANGE find on the field, then maintained by every insert, replace and remove. */
+struct mem_fidx {
+	char *field;
+	struct mem_doc **docs;
+	size_t n, cap;
+};
 
 struct mem_doc {
 	char *id;
@@ -16,6 +30,7 @@ struct mem_doc {
 	struct mem_doc *next; /* hash chain */
 	size_t dense_idx;     /* position in coll->dense */
 	uint64_t hash;
+	size_t fpos[MEM_STORE_FIELD_INDEXES_MAX]; /* position in coll->fidx[i].docs or ABSENT */
 };
 
 struct mem_coll {
@@ -27,6 +42,8 @@ struct mem_coll {
 	struct mem_doc **sorted; /* dense sorted by _id; valid unless sorted_dirty */
 	size_t sorted_cap;
 	int sorted_dirty;
+	struct mem_fidx fidx[MEM_STORE_FIELD_INDEXES_MAX];
+	size_t n_fidx;
 };
 
 struct mem_store {
@@ -52,6 +69,49 @@ static uint64_t mem_hash(const char *id)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+/* ---- copies ------------------------------------------------------------------------- */
+
+/* json_deep_copy without jansson 2.14's cycle check (which formats every container's
+ * address into a hashtable key and was the largest cost of a simulated run): stored
+ * documents are trees by construction (they are copies we made). Same result, same key
+ * order (insertion order, which is what ECOM_JSON_FLAGS serializes). */
+static json_t *mem_copy(const json_t *v)
+{
+	json_t *out, *item;
+	const char *key;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		out = json_object();
+		ECOM_ASSERT(out);
+		json_object_foreach((json_t *)v, key, item)
+			ECOM_ASSERT(json_object_set_new_nocheck(out, key, mem_copy(item)) == 0);
+		return out;
+	case JSON_ARRAY:
+		out = json_array();
+		ECOM_ASSERT(out);
+		json_array_foreach(v, i, item)
+			ECOM_ASSERT(json_array_append_new(out, mem_copy(item)) == 0);
+		return out;
+	case JSON_STRING:
+		out = json_stringn_nocheck(json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		out = json_integer(json_integer_value(v));
+		break;
+	case JSON_REAL:
+		out = json_real(json_real_value(v));
+		break;
+	default: /* true, false, null: jansson's singletons */
+		out = (json_t *)v;
+		json_incref(out);
+		break;
+	}
+	ECOM_ASSERT(out);
+	return out;
 }
 
 /* ---- collections ------------------------------------------------------------------- */
@@ -107,6 +167,10 @@ static struct mem_coll *coll_get_or_create(struct mem_store *m, const char *name
 
 static void coll_free(struct mem_coll *c)
 {
+	for (size_t i = 0; i < c->n_fidx; i++) {
+		free(c->fidx[i].field);
+		free(c->fidx[i].docs);
+	}
 	for (size_t i = 0; i < c->n; i++) {
 		json_decref(c->dense[i]->doc);
 		free(c->dense[i]->id);
@@ -145,6 +209,69 @@ static void coll_rehash(struct mem_coll *c, size_t n_buckets)
 	}
 }
 
+/* ---- sparse field indexes ------------------------------------------------------------ */
+
+static int fidx_has(const struct mem_fidx *x, const struct mem_doc *d)
+{
+	const json_t *v = json_object_get(d->doc, x->field);
+
+	return v && !json_is_null(v);
+}
+
+static void fidx_put(struct mem_fidx *x, size_t i, struct mem_doc *d)
+{
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : MEM_STORE_BUCKETS_MIN;
+		x->docs = ecom_xrealloc(x->docs, x->cap * sizeof(*x->docs));
+	}
+	d->fpos[i] = x->n;
+	x->docs[x->n++] = d;
+}
+
+static void fidx_drop(struct mem_fidx *x, size_t i, struct mem_doc *d)
+{
+	struct mem_doc *last = x->docs[--x->n];
+
+	x->docs[d->fpos[i]] = last;
+	last->fpos[i] = d->fpos[i];
+	d->fpos[i] = MEM_FIDX_ABSENT;
+}
+
+/* Brings d's membership in every index up to date with d->doc. */
+static void fidx_sync(struct mem_coll *c, struct mem_doc *d)
+{
+	for (size_t i = 0; i < c->n_fidx; i++) {
+		int has = fidx_has(&c->fidx[i], d), in = d->fpos[i] != MEM_FIDX_ABSENT;
+
+		if (has && !in)
+			fidx_put(&c->fidx[i], i, d);
+		else if (!has && in)
+			fidx_drop(&c->fidx[i], i, d);
+	}
+}
+
+/* The index on field, built now if there is room for one more; NULL: scan everything. */
+static struct mem_fidx *fidx_get(struct mem_coll *c, const char *field)
+{
+	struct mem_fidx *x;
+	size_t i;
+
+	for (i = 0; i < c->n_fidx; i++)
+		if (strcmp(c->fidx[i].field, field) == 0)
+			return &c->fidx[i];
+	if (c->n_fidx == MEM_STORE_FIELD_INDEXES_MAX)
+		return NULL;
+	i = c->n_fidx++;
+	x = &c->fidx[i];
+	x->field = ecom_xstrdup(field);
+	for (size_t k = 0; k < c->n; k++) {
+		c->dense[k]->fpos[i] = MEM_FIDX_ABSENT;
+		if (fidx_has(x, c->dense[k]))
+			fidx_put(x, i, c->dense[k]);
+	}
+	return x;
+}
+
 /* Takes ownership of doc. The caller has checked that id is absent. */
 static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 {
@@ -154,6 +281,9 @@ static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 	d->id = ecom_xstrdup(id);
 	d->doc = doc;
 	d->hash = mem_hash(id);
+	for (size_t i = 0; i < MEM_STORE_FIELD_INDEXES_MAX; i++)
+		d->fpos[i] = MEM_FIDX_ABSENT;
+	fidx_sync(c, d);
 	if (c->n == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : MEM_STORE_BUCKETS_MIN;
 		c->dense = ecom_xrealloc(c->dense, c->cap * sizeof(*c->dense));
@@ -176,6 +306,9 @@ static void coll_del(struct mem_coll *c, struct mem_doc *d)
 	while (*pp != d)
 		pp = &(*pp)->next;
 	*pp = d->next;
+	for (size_t i = 0; i < c->n_fidx; i++)
+		if (d->fpos[i] != MEM_FIDX_ABSENT)
+			fidx_drop(&c->fidx[i], i, d);
 	last = c->dense[--c->n];
 	c->dense[d->dense_idx] = last;
 	last->dense_idx = d->dense_idx;
@@ -312,7 +445,7 @@ static int mem_get(struct store *s, const char *coll, const char *id, json_t **o
 
 	if (!d)
 		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
-	*out = json_deep_copy(d->doc);
+	*out = mem_copy(d->doc);
 	ECOM_ASSERT(*out);
 	return ECOM_OK;
 }
@@ -326,7 +459,7 @@ static int mem_insert(struct store *s, const char *coll, json_t *doc, struct eco
 	ECOM_ASSERT(id);
 	if (coll_lookup(c, id))
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: duplicate _id", coll, id);
-	copy = json_deep_copy(doc);
+	copy = mem_copy(doc);
 	ECOM_ASSERT(copy);
 	coll_add(c, id, copy);
 	return ECOM_OK;
@@ -349,10 +482,11 @@ static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t e
 	if (have != expected_version)
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: version %lld, expected %lld", coll,
 				    id, (long long)have, (long long)expected_version);
-	copy = json_deep_copy(doc);
+	copy = mem_copy(doc);
 	ECOM_ASSERT(copy);
 	json_decref(d->doc);
 	d->doc = copy;
+	fidx_sync(c, d);
 	return ECOM_OK;
 }
 
@@ -362,7 +496,9 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	struct mem_coll *c = coll_find(mem_of(s), coll);
 	struct find_sort sort = { .field = q->sort_field, .descending = q->descending };
 	struct find_hit *hits = NULL;
-	size_t n_hits = 0, n_out;
+	struct mem_doc **scan;
+	size_t n_hits = 0, n_out, n_scan;
+	struct mem_fidx *x;
 	json_t *arr;
 
 	ECOM_ASSERT(q->op == STORE_ALL || q->field);
@@ -371,9 +507,15 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	ECOM_ASSERT(arr);
 	if (!c || c->n == 0)
 		goto out;
-	hits = ecom_xmalloc(c->n * sizeof(*hits));
-	for (size_t i = 0; i < c->n; i++) {
-		const struct mem_doc *d = c->dense[i];
+	/* EQ/RANGE never match a document without the field: scan only those that have it. */
+	x = q->op == STORE_ALL ? NULL : fidx_get(c, q->field);
+	scan = x ? x->docs : c->dense;
+	n_scan = x ? x->n : c->n;
+	if (n_scan == 0)
+		goto out;
+	hits = ecom_xmalloc(n_scan * sizeof(*hits));
+	for (size_t i = 0; i < n_scan; i++) {
+		const struct mem_doc *d = scan[i];
 
 		if (!query_matches(q, d->doc))
 			continue;
@@ -387,7 +529,7 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
 	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
 	for (size_t i = 0; i < n_out; i++) {
-		json_t *copy = json_deep_copy(hits[i].d->doc);
+		json_t *copy = mem_copy(hits[i].d->doc);
 
 		ECOM_ASSERT(copy);
 		json_array_append_new(arr, copy);

@@ -1,5 +1,6 @@
 /* test_store_mem.c — the store contract suite against sim/mem_store, plus what only the
- * in-memory store offers: counts, _id-ordered iteration and the collection list. */
+ * in-memory store offers: counts, _id-ordered iteration and the collection list, and its
+ * sparse field indexes (EQ/RANGE results checked against a brute-force model). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -159,12 +160,147 @@ static void test_many(void **state)
 	store_destroy(s);
 }
 
+/* ---- the sparse field indexes behind EQ/RANGE (checked against a brute-force model) --- */
+
+#define IDX_IDS 120
+#define IDX_STEPS 3000
+#define IDX_FIELDS 11 /* more fields than the store indexes: the rest scan everything */
+
+struct idx_model {
+	int present[IDX_IDS];
+	int64_t version[IDX_IDS];
+	int state[IDX_IDS][IDX_FIELDS]; /* 0 absent, 1 null, 2 an integer in val */
+	int64_t val[IDX_IDS][IDX_FIELDS];
+};
+
+static uint64_t idx_rand(uint64_t *x)
+{
+	*x = *x * 6364136223846793005ULL + 1442695040888963407ULL;
+	return *x >> 33;
+}
+
+static json_t *idx_doc(const struct idx_model *m, int i)
+{
+	json_t *d = json_object();
+	char id[16], f[8];
+
+	snprintf(id, sizeof(id), "d%03d", i);
+	json_object_set_new(d, "_id", json_string(id));
+	json_object_set_new(d, "version", json_integer(m->version[i]));
+	for (int k = 0; k < IDX_FIELDS; k++) {
+		snprintf(f, sizeof(f), "f%d", k);
+		if (m->state[i][k] == 1)
+			json_object_set_new(d, f, json_null());
+		else if (m->state[i][k] == 2)
+			json_object_set_new(d, f, json_integer(m->val[i][k]));
+	}
+	return d;
+}
+
+/* Expected ids of RANGE [lo, hi] on field k, sorted by (value, _id), at most limit. */
+static size_t idx_expect(const struct idx_model *m, int k, int64_t lo, int64_t hi, size_t limit,
+			 int *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < IDX_IDS; i++)
+		if (m->present[i] && m->state[i][k] == 2 && m->val[i][k] >= lo &&
+		    m->val[i][k] <= hi)
+			out[n++] = i;
+	for (size_t a = 1; a < n; a++) /* insertion sort by (value, id) */
+		for (size_t b = a; b > 0 && (m->val[out[b - 1]][k] > m->val[out[b]][k] ||
+					     (m->val[out[b - 1]][k] == m->val[out[b]][k] &&
+					      out[b - 1] > out[b])); b--) {
+			int t = out[b];
+
+			out[b] = out[b - 1];
+			out[b - 1] = t;
+		}
+	return limit && limit < n ? limit : n;
+}
+
+static void idx_check(struct store *s, const struct idx_model *m, uint64_t *rng)
+{
+	int k = (int)(idx_rand(rng) % IDX_FIELDS), want[IDX_IDS];
+	int64_t lo = (int64_t)(idx_rand(rng) % 50), hi = lo + (int64_t)(idx_rand(rng) % 50);
+	size_t limit = idx_rand(rng) % 3 == 0 ? 5 : 0, n;
+	char f[8];
+	json_t *vlo = json_integer(lo), *vhi = json_integer(hi), *out = NULL;
+	struct store_query q = { .op = STORE_RANGE, .lo = vlo, .hi = vhi, .limit = limit };
+
+	snprintf(f, sizeof(f), "f%d", k);
+	q.field = f;
+	q.sort_field = f;
+	if (idx_rand(rng) % 4 == 0) { /* EQ: the same set when lo == hi */
+		q = (struct store_query){ .op = STORE_EQ, .field = f, .value = vlo, .sort_field = f,
+					  .limit = limit };
+		hi = lo;
+	}
+	n = idx_expect(m, k, lo, hi, limit, want);
+	assert_int_equal(store_find(s, "c", &q, &out, NULL), ECOM_OK);
+	assert_int_equal(json_array_size(out), n);
+	for (size_t i = 0; i < n; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "d%03d", want[i]);
+		assert_string_equal(json_string_value(json_object_get(json_array_get(out, i), "_id")),
+				    id);
+	}
+	json_decref(out);
+	json_decref(vlo);
+	json_decref(vhi);
+}
+
+/* Inserts, replaces that add, change, null or drop fields, and removes, interleaved with
+ * queries (which build the indexes lazily, so later writes must keep them current). */
+static void test_field_index(void **state)
+{
+	struct store *s = mem_store_new();
+	struct idx_model *m = calloc(1, sizeof(*m));
+	uint64_t rng = 12345;
+
+	(void)state;
+	for (int step = 0; step < IDX_STEPS; step++) {
+		int i = (int)(idx_rand(&rng) % IDX_IDS), op = (int)(idx_rand(&rng) % 10);
+		char id[16];
+		json_t *d;
+
+		snprintf(id, sizeof(id), "d%03d", i);
+		if (op < 7) { /* insert or replace with new field states */
+			for (int k = 0; k < IDX_FIELDS; k++) {
+				m->state[i][k] = (int)(idx_rand(&rng) % 3);
+				m->val[i][k] = (int64_t)(idx_rand(&rng) % 100);
+			}
+			m->version[i] = m->present[i] ? m->version[i] + 1 : 1;
+			d = idx_doc(m, i);
+			if (m->present[i])
+				assert_int_equal(store_replace(s, "c", d, m->version[i] - 1, NULL),
+						 ECOM_OK);
+			else
+				assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+			json_decref(d);
+			m->present[i] = 1;
+		} else if (op < 8) {
+			assert_int_equal(store_remove(s, "c", id, NULL),
+					 m->present[i] ? ECOM_OK : ECOM_NOT_FOUND);
+			m->present[i] = 0;
+		} else {
+			idx_check(s, m, &rng);
+		}
+	}
+	for (int k = 0; k < 50; k++)
+		idx_check(s, m, &rng);
+	free(m);
+	store_destroy(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_count_foreach),
 		cmocka_unit_test(test_collections),
 		cmocka_unit_test(test_many),
+		cmocka_unit_test(test_field_index),
 	};
 	int failed = store_contract_run("store_contract_mem", make_mem, NULL, NULL);
 
