@@ -78,6 +78,21 @@ expect "the same POST again -> 200 (idempotent)" "$(post "$order/orders" "$body"
 expect "the same orderId, another body -> 409" \
 	"$(post "$order/orders" "{\"orderId\":\"$idem\",\"items\":[{\"sku\":\"SKU-3\",\"qty\":2}],\"total\":20}")" 409 orderId
 echo "$idem" >>"$it_work/ids"
+# SSE over the real pipeline: a new order's changes reach GET /stream on the read model.
+sse="it-sse-$$"
+curl -sN --max-time 60 "$rm/stream" >"$it_work/sse" 2>/dev/null &
+sse_pid=$!
+sleep 0.5
+expect "POST /orders while a client follows GET /stream -> 201" \
+	"$(post "$order/orders" "{\"orderId\":\"$sse\",\"items\":[{\"sku\":\"SKU-4\",\"qty\":1}],\"total\":10}")" 201 "$sse"
+echo "$sse" >>"$it_work/ids"
+for _ in $(seq 1 120); do grep -q "$sse" "$it_work/sse" && break; sleep 0.5; done
+kill "$sse_pid" 2>/dev/null
+wait "$sse_pid" 2>/dev/null
+check "GET /stream on the read model delivers the order's events (data: lines naming $sse)" \
+	grep -q "^data:.*$sse" "$it_work/sse"
+check "GET / on the read model serves the dashboard" \
+	sh -c "curl -s --max-time 10 '$rm/' | grep -qi '<html\|<!doctype'"
 check "GET /orders/unknown on the order service -> 404" test "$(http_code "$order/orders/no-such-order")" = 404
 check "GET /orders/unknown on the read model -> 404" test "$(http_code "$rm/orders/no-such-order")" = 404
 
@@ -103,6 +118,28 @@ if [ -n "$shipped" ]; then
 else
 	bad "no SHIPPED order to try the admin routes on"
 fi
+# Tokens the CLI cannot mint: expired, signed with another secret, alg none (HS256 by hand,
+# python3 standard library); a well-formed one first, so the refusals mean something.
+jwt() { # jwt SECRET EXP_OFFSET_S ALG
+	python3 - "$@" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret, off, alg = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+now = int(time.time())
+head = b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+body = b64(json.dumps({"role": "admin", "sub": "it", "iat": now - 7200, "exp": now + off}).encode())
+sig = b64(hmac.new(secret.encode(), (head + "." + body).encode(), hashlib.sha256).digest()) if alg == "HS256" else ""
+print(head + "." + body + "." + sig)
+PY
+}
+check "a hand-made HS256 admin token is accepted (GET /admin/dlq 200)" \
+	test "$(http_code -H "Authorization: Bearer $(jwt "$IT_SECRET" 600 HS256)" "$rm/admin/dlq")" = 200
+check "an expired token -> 401" \
+	test "$(http_code -H "Authorization: Bearer $(jwt "$IT_SECRET" -60 HS256)" "$rm/admin/dlq")" = 401
+check "a token signed with another secret -> 401" \
+	test "$(http_code -H "Authorization: Bearer $(jwt other-secret 600 HS256)" "$rm/admin/dlq")" = 401
+check "an alg none token -> 401" \
+	test "$(http_code -H "Authorization: Bearer $(jwt "$IT_SECRET" 600 none)" "$rm/admin/dlq")" = 401
 # A legal retry: an order cancelled at the payment step (the simulated gateway declines ~10%).
 declined=$("$checker" outcomes --mongo "$ECOM_MONGO" --ids "$it_work/ids" | awk '$2 == "CANCELLED" && $3 == "payment" { print $1; exit }')
 if [ -n "$declined" ]; then

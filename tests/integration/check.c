@@ -21,7 +21,9 @@
 #define CHK_DETAILS_MAX 20          /* problem lines printed per invariant */
 #define CHK_IDS_MAX 200000          /* lines read from an ids file */
 #define CHK_LINE_MAX 512
-#define CHK_WAIT_TOPICS_MS 30000    /* wipe: how long deleted topics may linger */
+#define CHK_WAIT_TOPICS_MS 30000    /* wipe: how long deleted topics may linger, all passes */
+#define CHK_WIPE_PASSES 5
+#define CHK_SETTLE_MS 1500          /* wipe: a deleted topic must stay deleted this long */
 #define CHK_WAIT_GROUPS_MS 30000   /* wipe: how long a dead member may keep its group */
 #define CHK_WAIT_STEP_MS 200
 #define CHK_KAFKA_TIMEOUT_MS 10000
@@ -447,29 +449,48 @@ static int chk_delete_topics(const char *bootstrap)
 	return rc;
 }
 
-static int cmd_wipe(const struct chk_opts *o)
+/* Polls until no saga topic is listed (or the pass's time is up). The count, or -1. */
+static int chk_wait_topics_gone(rd_kafka_t *rk, int wait_ms)
 {
-	rd_kafka_t *rk = NULL;
-	mongoc_client_t *mc = NULL;
-	int rc = 2, left = -1, dropped;
+	int left = -1;
 
-	/* One retry: a deletion racing the broker's own housekeeping can time out. */
-	if (chk_delete_topics(o->kafka) != 0 && chk_delete_topics(o->kafka) != 0)
-		goto out;
-	rk = chk_kafka_admin(o->kafka);
-	mc = chk_mongo_client(o->mongo);
-	if (!rk || !mc)
-		goto out;
-	for (int waited = 0; waited <= CHK_WAIT_TOPICS_MS; waited += CHK_WAIT_STEP_MS) {
+	for (int waited = 0; waited <= wait_ms; waited += CHK_WAIT_STEP_MS) {
 		left = chk_saga_topics(rk, NULL);
-		if (left == 0)
+		if (left <= 0)
 			break;
 		chk_sleep_ms(CHK_WAIT_STEP_MS);
 	}
-	if (left != 0) {
-		fprintf(stderr, "ecom-check: %d saga topic(s) still listed after deletion\n", left);
-		goto out;
+	return left;
+}
+
+/* Deletes the saga topics until none is left. A metadata request a client sent just before
+ * the deletion (e.g. from a service that was exiting) makes the broker auto-create the topic
+ * again with 1 partition (auto.create.topics.enable), so a pass is repeated when a topic
+ * reappears within CHK_SETTLE_MS. */
+static int chk_wipe_topics(const char *bootstrap, rd_kafka_t *rk)
+{
+	for (int pass = 0; pass < CHK_WIPE_PASSES; pass++) {
+		if (chk_delete_topics(bootstrap) != 0)
+			continue;
+		if (chk_wait_topics_gone(rk, CHK_WAIT_TOPICS_MS / CHK_WIPE_PASSES) != 0)
+			continue;
+		chk_sleep_ms(CHK_SETTLE_MS);
+		if (chk_saga_topics(rk, NULL) == 0)
+			return 0;
 	}
+	fprintf(stderr, "ecom-check: saga topics still listed after %d deletion passes\n",
+		CHK_WIPE_PASSES);
+	return -1;
+}
+
+static int cmd_wipe(const struct chk_opts *o)
+{
+	rd_kafka_t *rk = chk_kafka_admin(o->kafka);
+	mongoc_client_t *mc = chk_mongo_client(o->mongo);
+	int rc = 2, dropped;
+
+	if (!rk || !mc || chk_wipe_topics(o->kafka, rk) != 0)
+		goto out;
 	if (chk_delete_groups(rk) != 0)
 		goto out;
 	dropped = chk_databases(mc, 1, NULL);

@@ -143,6 +143,7 @@ it_cleanup() {
 		echo "  $checker invariants --mongo $ECOM_MONGO; the next run needs ECOM_STACK_RESET_OK=1)"
 		return
 	fi
+	sleep 1 # requests the services sent just before exiting reach the broker first
 	if ! "$checker" wipe --kafka "$ECOM_KAFKA" --mongo "$ECOM_MONGO" >"$it_work/wipe" 2>&1; then
 		echo "warning: wiping this run's ecom namespace failed (the next run needs"
 		echo "ECOM_STACK_RESET_OK=1):"
