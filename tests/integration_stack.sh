@@ -33,21 +33,6 @@ rm=http://127.0.0.1:$port_rm
 admin_tok=$("$ecom" token --secret "$IT_SECRET")
 user_tok=$("$ecom" token --secret "$IT_SECRET" --role user)
 
-# ---- load ------------------------------------------------------------------------------------
-it_log "load: $RATE orders/s for ${DURATION}s (ecom load) against $order"
-it_load "$RATE" "$DURATION" "$it_work/ids" "$it_work/load.out" --concurrency 4 --timeout-ms 30000
-it_load_wait "$it_work/load.out"
-summary=$load_summary
-it_log "load summary: $summary"
-accepted=$(json_field "$summary" accepted)
-errors=$(json_field "$summary" errors)
-planned=$(json_field "$summary" planned)
-check "load: every order accepted ($accepted of $planned), no errors ($errors)" \
-	test "${accepted:-0}" -gt 0 -a "${accepted:-0}" = "${planned:-x}" -a "${errors:-1}" = 0
-check "load: the ids file lists every accepted order" \
-	test "$(sort -u "$it_work/ids" | wc -l)" = "${accepted:-x}"
-
-# ---- the HTTP contract on this deployment ----------------------------------------------------
 post() { # post URL BODY [curl args...] -> "<code> <body>"
 	local url=$1 body=$2
 	shift 2
@@ -64,6 +49,41 @@ expect() { # expect NAME "<code> <body>" CODE [substring]
 		bad "$name (got: ${got:0:200})"
 	fi
 }
+
+# ---- SSE over the real pipeline (first, while it is idle): a new order's changes reach
+# GET /stream on the read model.
+sse="it-sse-$$"
+curl -sN --max-time 90 "$rm/stream" >"$it_work/sse" 2>/dev/null &
+sse_pid=$!
+sleep 0.5
+expect "POST /orders while a client follows GET /stream -> 201" \
+	"$(post "$order/orders" "{\"orderId\":\"$sse\",\"items\":[{\"sku\":\"SKU-4\",\"qty\":1}],\"total\":10}")" 201 "$sse"
+echo "$sse" >>"$it_work/ids"
+for _ in $(seq 1 180); do grep -q "$sse" "$it_work/sse" && break; sleep 0.5; done
+kill "$sse_pid" 2>/dev/null
+wait "$sse_pid" 2>/dev/null
+check "GET /stream on the read model delivers the order's events (data: lines naming $sse)" \
+	grep -q "^data:.*$sse" "$it_work/sse"
+check "GET / on the read model serves the dashboard" \
+	sh -c "curl -s --max-time 10 '$rm/' | grep -qi '<html\|<!doctype'"
+
+# ---- load ------------------------------------------------------------------------------------
+it_log "load: $RATE orders/s for ${DURATION}s (ecom load) against $order"
+it_load "$RATE" "$DURATION" "$it_work/load.ids" "$it_work/load.out" --concurrency 4 \
+	--timeout-ms 30000
+it_load_wait "$it_work/load.out"
+summary=$load_summary
+it_log "load summary: $summary"
+accepted=$(json_field "$summary" accepted)
+errors=$(json_field "$summary" errors)
+planned=$(json_field "$summary" planned)
+check "load: every order accepted ($accepted of $planned), no errors ($errors)" \
+	test "${accepted:-0}" -gt 0 -a "${accepted:-0}" = "${planned:-x}" -a "${errors:-1}" = 0
+check "load: the ids file lists every accepted order" \
+	test "$(sort -u "$it_work/load.ids" | wc -l)" = "${accepted:-x}"
+cat "$it_work/load.ids" >>"$it_work/ids"
+
+# ---- the HTTP contract on this deployment ----------------------------------------------------
 expect "POST /orders malformed JSON -> 400" "$(post "$order/orders" '{"items":')" 400 '"error"'
 expect "POST /orders qty 0 -> 400 naming items[0].qty" \
 	"$(post "$order/orders" '{"items":[{"sku":"SKU-1","qty":0}],"total":0}')" 400 'items[0].qty'
@@ -78,21 +98,6 @@ expect "the same POST again -> 200 (idempotent)" "$(post "$order/orders" "$body"
 expect "the same orderId, another body -> 409" \
 	"$(post "$order/orders" "{\"orderId\":\"$idem\",\"items\":[{\"sku\":\"SKU-3\",\"qty\":2}],\"total\":20}")" 409 orderId
 echo "$idem" >>"$it_work/ids"
-# SSE over the real pipeline: a new order's changes reach GET /stream on the read model.
-sse="it-sse-$$"
-curl -sN --max-time 60 "$rm/stream" >"$it_work/sse" 2>/dev/null &
-sse_pid=$!
-sleep 0.5
-expect "POST /orders while a client follows GET /stream -> 201" \
-	"$(post "$order/orders" "{\"orderId\":\"$sse\",\"items\":[{\"sku\":\"SKU-4\",\"qty\":1}],\"total\":10}")" 201 "$sse"
-echo "$sse" >>"$it_work/ids"
-for _ in $(seq 1 120); do grep -q "$sse" "$it_work/sse" && break; sleep 0.5; done
-kill "$sse_pid" 2>/dev/null
-wait "$sse_pid" 2>/dev/null
-check "GET /stream on the read model delivers the order's events (data: lines naming $sse)" \
-	grep -q "^data:.*$sse" "$it_work/sse"
-check "GET / on the read model serves the dashboard" \
-	sh -c "curl -s --max-time 10 '$rm/' | grep -qi '<html\|<!doctype'"
 check "GET /orders/unknown on the order service -> 404" test "$(http_code "$order/orders/no-such-order")" = 404
 check "GET /orders/unknown on the read model -> 404" test "$(http_code "$rm/orders/no-such-order")" = 404
 

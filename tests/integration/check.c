@@ -76,12 +76,12 @@ static void chk_usage(FILE *out)
 		"usage: ecom-check COMMAND [options]\n"
 		"\n"
 		"  namespace --kafka K --mongo M  what ecom data the stack holds; exit 0 iff none\n"
-		"  wipe      --kafka K --mongo M  delete the saga topics (and .dlq twins), the five\n"
-		"                                 consumer groups and the five *_service databases\n"
+		"  wipe      --kafka K --mongo M  delete the saga topics (and .dlq twins), the\n"
+		"                                 five consumer groups, the *_service databases\n"
 		"  group     --kafka K --group G  the members of consumer group G and how many\n"
 		"                                 partitions each owns\n"
 		"  progress  --mongo M --ids F    terminal orders among F in the order store and\n"
-		"                                 the read model; exit 0 iff all are terminal in both\n"
+		"                                 the read model; exit 0 iff all terminal in both\n"
 		"  outcomes  --mongo M --ids F    one line per id of F: orderId status failedStep\n"
 		"  invariants --mongo M [--ids F] [--stock N] [--dead-letters-ok]\n"
 		"                                 the simulator's invariants on the real stores;\n"
@@ -203,9 +203,11 @@ static rd_kafka_t *chk_kafka_admin(const char *bootstrap)
 static int chk_saga_topics(rd_kafka_t *rk, FILE *out)
 {
 	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e;
 	int n = 0;
 
-	if (rd_kafka_metadata(rk, 1, NULL, &md, CHK_KAFKA_TIMEOUT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+	e = rd_kafka_metadata(rk, 1, NULL, &md, CHK_KAFKA_TIMEOUT_MS);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		fprintf(stderr, "ecom-check: kafka: metadata request failed\n");
 		return -1;
 	}
@@ -285,7 +287,8 @@ static void chk_mongo_log(mongoc_log_level_t level, const char *domain, const ch
 {
 	(void)arg;
 	if (level <= MONGOC_LOG_LEVEL_ERROR)
-		fprintf(stderr, "mongoc %s: %s: %s\n", mongoc_log_level_str(level), domain, message);
+		fprintf(stderr, "mongoc %s: %s: %s\n", mongoc_log_level_str(level), domain,
+			message);
 }
 
 static mongoc_client_t *chk_mongo_client(const char *uri_text)
@@ -359,11 +362,15 @@ static int chk_print_group(const rd_kafka_ConsumerGroupDescription_t *g)
 	printf("group %s state %s members %zu\n", rd_kafka_ConsumerGroupDescription_group_id(g),
 	       rd_kafka_consumer_group_state_name(rd_kafka_ConsumerGroupDescription_state(g)), n);
 	for (size_t i = 0; i < n; i++) {
-		const rd_kafka_MemberDescription_t *m = rd_kafka_ConsumerGroupDescription_member(g, i);
-		const rd_kafka_topic_partition_list_t *parts =
-			rd_kafka_MemberAssignment_partitions(rd_kafka_MemberDescription_assignment(m));
+		const rd_kafka_MemberDescription_t *m;
+		const rd_kafka_MemberAssignment_t *a;
+		const rd_kafka_topic_partition_list_t *parts;
 
-		printf("member %s client %s partitions %d\n", rd_kafka_MemberDescription_consumer_id(m),
+		m = rd_kafka_ConsumerGroupDescription_member(g, i);
+		a = rd_kafka_MemberDescription_assignment(m);
+		parts = rd_kafka_MemberAssignment_partitions(a);
+		printf("member %s client %s partitions %d\n",
+		       rd_kafka_MemberDescription_consumer_id(m),
 		       rd_kafka_MemberDescription_client_id(m), parts ? parts->cnt : 0);
 	}
 	return 0;
@@ -437,9 +444,10 @@ static int chk_delete_topics(const char *bootstrap)
 	}
 	for (size_t i = 0; rc == 0 && i < ECOM_ARRAY_LEN(chk_topic_prefixes); i++) {
 		n = 0;
-		if (kafka_delete_topics_with_prefix(b, chk_topic_prefixes[i], &n, &err) != ECOM_OK) {
-			fprintf(stderr, "ecom-check: delete topics %s*: %s\n", chk_topic_prefixes[i],
-				err.msg);
+		const char *prefix = chk_topic_prefixes[i];
+
+		if (kafka_delete_topics_with_prefix(b, prefix, &n, &err) != ECOM_OK) {
+			fprintf(stderr, "ecom-check: delete topics %s*: %s\n", prefix, err.msg);
 			rc = -1;
 		}
 		total += n;
@@ -711,14 +719,16 @@ static void inv_payment_order(struct chk_inv *inv, const char *id, const json_t 
 	json_decref(seen);
 	want = strcmp(st, "SHIPPED") == 0 ? total : 0;
 	if (captured - refunded != want)
-		chk_add(inv, "order %s %s: captured %lld - refunded %lld = %lld cents, expected %lld",
+		chk_add(inv, "order %s %s: captured %lld - refunded %lld = %lld cents, "
+			     "expected %lld",
 			id, st, (long long)captured, (long long)refunded,
 			(long long)(captured - refunded), (long long)want);
 	if (outstanding > 1)
 		chk_add(inv, "order %s charged twice: %d captures not refunded", id, outstanding);
 	if (jsonx_int_or(od, "captured_cents", 0) - jsonx_int_or(od, "refunded_cents", 0) !=
 	    captured - refunded)
-		chk_add(inv, "order %s: the order records %lld - %lld cents, the payment %lld - %lld",
+		chk_add(inv, "order %s: the order records %lld - %lld cents, "
+			     "the payment %lld - %lld",
 			id, (long long)jsonx_int_or(od, "captured_cents", 0),
 			(long long)jsonx_int_or(od, "refunded_cents", 0), (long long)captured,
 			(long long)refunded);
@@ -743,7 +753,8 @@ static void inv_payment(struct chk *c, struct chk_inv *inv)
 			chk_add(inv, "payment %s belongs to no order", id);
 	}
 	snprintf(inv->summary, sizeof(inv->summary),
-		 "%zu payment documents; %lld.%02lld kept for SHIPPED orders, nothing charged twice",
+		 "%zu payment documents; %lld.%02lld kept for SHIPPED orders, "
+		 "nothing charged twice",
 		 json_object_size(pay), (long long)(net / 100), (long long)(net % 100));
 	json_decref(pay);
 }
@@ -877,8 +888,8 @@ static void inv_outbox(struct chk *c, struct chk_inv *inv, struct chk_inv *effec
 
 				docs++;
 				if (n > 0 || jsonx_int_or(d, "outbox_n", 0) > 0)
-					chk_add(inv, "%s.%s/%s: %zu outbox entries left", chk_dbs[s],
-						names[k], id, n);
+					chk_add(inv, "%s.%s/%s: %zu outbox entries left",
+						chk_dbs[s], names[k], id, n);
 				snprintf(what, sizeof(what), "%s.%s/%s inbox", chk_dbs[s], names[k],
 					 id);
 				chk_unique_ids(effects, json_object_get(d, "inbox"), NULL, what);
@@ -886,7 +897,8 @@ static void inv_outbox(struct chk *c, struct chk_inv *inv, struct chk_inv *effec
 			json_decref(all);
 		}
 		if (!names)
-			chk_add(inv, "cannot list the collections of %s: %s", chk_dbs[s], e.message);
+			chk_add(inv, "cannot list the collections of %s: %s", chk_dbs[s],
+				e.message);
 		bson_strfreev(names);
 		mongoc_database_destroy(db);
 	}
