@@ -35,6 +35,8 @@ static void fuzz_check(const struct scenario *s)
 	fuzz_check_range(&s->workload.qty, 1);
 	fuzz_check_range(&s->faults.delivery_delay_ms, 0);
 	fuzz_check_range(&s->faults.restart_after_ms, 0);
+	fuzz_check_range(&s->faults.partition_stall_ms, 0);
+	fuzz_check_range(&s->faults.pause_ms, 0);
 	ECOM_ASSERT(s->faults.gateway.n_outages <= SCN_WINDOWS_MAX);
 	ECOM_ASSERT(s->faults.carrier.n_outages <= SCN_WINDOWS_MAX);
 	ECOM_ASSERT(s->n_ops <= SCN_OPS_MAX);
