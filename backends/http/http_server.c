@@ -6,7 +6,9 @@
 #include "backends/http/http_server.h"
 
 #include <arpa/inet.h>
+#include <jansson.h>
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +338,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- lifecycle and the external loop ------------------------------------------------------ */
 
+static void mhd_json_logger(void *cls, const char *fmt, va_list ap);
+
 struct http_server *http_server_new(const struct http_server_config *cfg, struct ecom_err *err)
 {
 	struct http_server *s;
@@ -357,6 +361,7 @@ struct http_server *http_server_new(const struct http_server_config *cfg, struct
 	s->log_arg = cfg->log_arg;
 	s->d = MHD_start_daemon(MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, cfg->port, NULL, NULL,
 				on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_json_logger, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS_MAX,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
@@ -370,6 +375,28 @@ struct http_server *http_server_new(const struct http_server_config *cfg, struct
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info && info->port ? info->port : cfg->port;
 	return s;
+}
+
+/* libmicrohttpd's own diagnostics (e.g. an SSE client that went away) as JSON log lines on
+ * stderr, like every other log line of ecom. */
+static void mhd_json_logger(void *cls, const char *fmt, va_list ap)
+{
+	struct http_server *s = cls;
+	char msg[512];
+	size_t n;
+	json_t *line;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	line = json_pack("{s:s, s:s, s:s}", "level", "warn", "service",
+			 s && s->api && s->api->service ? s->api->service : "http", "msg", msg);
+	if (!line)
+		return; /* not valid UTF-8: drop rather than print a non-JSON line */
+	json_dumpf(line, stderr, JSON_COMPACT);
+	fputc('\n', stderr);
+	json_decref(line);
 }
 
 uint16_t http_server_port(const struct http_server *s)

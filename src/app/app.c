@@ -56,6 +56,7 @@ struct app {
 	struct app_config cfg;
 	struct app_backends be;
 	struct app_svc svc[APP_SERVICE_COUNT];
+	int step_batch; /* runtime steps per service per app_step() */
 };
 
 const char *app_service_name(enum app_service s)
@@ -792,6 +793,7 @@ struct app *app_new(const struct app_config *cfg, const struct app_backends *be,
 		return NULL;
 	}
 	a = ecom_xcalloc(1, sizeof(*a));
+	a->step_batch = APP_STEP_BATCH_MAX;
 	a->cfg = *cfg;
 	a->be = *be;
 	for (int i = 0; i < APP_SERVICE_COUNT; i++) {
@@ -832,6 +834,12 @@ int app_start(struct app *a, struct ecom_err *err)
 	return ECOM_OK;
 }
 
+void app_set_step_batch(struct app *a, int n)
+{
+	ECOM_ASSERT(n >= 1 && n <= APP_STEP_BATCH_MAX);
+	a->step_batch = n;
+}
+
 int app_step(struct app *a, int64_t *next_us)
 {
 	int64_t next = INT64_MAX, n;
@@ -842,7 +850,7 @@ int app_step(struct app *a, int64_t *next_us)
 
 		if (!sv->on)
 			continue;
-		for (int k = 0; k < APP_STEP_BATCH_MAX; k++) {
+		for (int k = 0; k < a->step_batch; k++) {
 			if (runtime_step(sv->rt, &n)) {
 				work++;
 				continue;

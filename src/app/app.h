@@ -102,6 +102,9 @@ struct app *app_new(const struct app_config *cfg, const struct app_backends *be,
 		    struct ecom_err *err);
 /* Seeds stock (if asked) and subscribes every runtime. ECOM_OK or the first error. */
 int app_start(struct app *a, struct ecom_err *err);
+/* Caps the runtime steps per service per app_step() (1..APP_STEP_BATCH_MAX). On real
+ * backends a step costs milliseconds of I/O, so the server answers HTTP between steps. */
+void app_set_step_batch(struct app *a, int n);
 /* Steps every runtime up to APP_STEP_BATCH_MAX times (round robin, fixed order). Returns the
  * units of work done; *next_us = when a runtime next wants to run if nothing was done
  * (INT64_MAX: only on new input). */

@@ -47,6 +47,11 @@ int cmd_serve(int argc, char **argv)
 #include "sim/mem_broker.h"
 #include "sim/mem_store.h"
 #include "sim/sim_adapters.h"
+#include "services/inventory/inventory.h"
+#include "services/order/order.h"
+#include "services/payment/payment.h"
+#include "services/read-model/read_model.h"
+#include "services/shipping/shipping.h"
 
 #define SERVE_PORT_BASE_DEFAULT 4001
 #define SERVE_STOCK_DEFAULT 1000       /* units per SKU of the default catalog */
@@ -379,6 +384,34 @@ static struct broker *be_broker_new(void *arg, enum app_service svc, const char 
 	return kafka_broker_new(s->kafka, id, NULL, err);
 }
 
+/* The runtime's sweep queries outbox_at and wake_at on every collection twice a second and
+ * the read model lists by status: without indexes each of those is a collection scan on
+ * MongoDB. Index creation is idempotent; a failure only costs speed, so it is not fatal. */
+static struct store *serve_indexed(struct store *st, enum app_service svc)
+{
+	static const char *const fields[] = {"outbox_at", "wake_at"};
+	const struct svc_def *def = NULL;
+
+	if (!st)
+		return NULL;
+	switch (svc) {
+	case APP_ORDER: def = order_svc_def(); break;
+	case APP_INVENTORY: def = inventory_svc_def(); break;
+	case APP_PAYMENT: def = payment_svc_def(); break;
+	case APP_SHIPPING: def = shipping_svc_def(); break;
+	case APP_READ_MODEL: def = read_model_svc_def(); break;
+	default: return st;
+	}
+	for (size_t c = 0; c < def->n_collections; c++)
+		for (size_t f = 0; f < ECOM_ARRAY_LEN(fields); f++)
+			(void)mongo_store_ensure_index(st, def->collections[c], fields[f]);
+	if (svc == APP_READ_MODEL) {
+		(void)mongo_store_ensure_index(st, "projections", "status");
+		(void)mongo_store_ensure_index(st, "projections", "updated_us");
+	}
+	return st;
+}
+
 static struct store *be_store_new(void *arg, enum app_service svc, struct ecom_err *err)
 {
 	struct serve *s = arg;
@@ -391,7 +424,7 @@ static struct store *be_store_new(void *arg, enum app_service svc, struct ecom_e
 	for (char *p = db; *p; p++)
 		if (*p == '-')
 			*p = '_';
-	return mongo_store_new(s->mongo, db, err);
+	return serve_indexed(mongo_store_new(s->mongo, db, err), svc);
 }
 
 static int be_read_original(void *arg, const char *topic, int32_t partition, int64_t offset,
@@ -685,6 +718,10 @@ static int serve_setup(struct serve *s, struct ecom_err *err)
 	s->app = app_new(&cfg, &be, err);
 	if (!s->app || app_start(s->app, err) != ECOM_OK)
 		return -1;
+	/* On Kafka/MongoDB one runtime step is milliseconds of I/O: answer HTTP between steps
+	 * instead of after a batch of them (a batch made POST /orders wait seconds). */
+	if (s->kafka || s->mongo)
+		app_set_step_batch(s->app, 1);
 	for (int i = 0; i < APP_SERVICE_COUNT; i++) {
 		struct http_server_config hc = {.bind_addr = s->bind, .api = NULL,
 						.log = http_log, .log_arg = s};
