@@ -93,16 +93,7 @@ static void rates(struct fx *f, double decline, double error, double ambiguous)
 static void pub_env(struct fx *f, enum event_type t, const char *key, const char *json,
 		    struct envelope *keep)
 {
-	struct envelope e;
-	json_t *p = json_loads(json, 0, NULL);
-
-	assert_non_null(p);
-	envelope_init(&e, harness_rng(f->h), 1767225600000LL, t, key, p, NULL, NULL);
-	assert_int_equal(harness_publish(f->h, &e, NULL), ECOM_OK);
-	if (keep)
-		*keep = e;
-	else
-		envelope_deinit(&e);
+	assert_int_equal(harness_publish_json(f->h, t, key, json, keep), ECOM_OK);
 }
 
 static void pub(struct fx *f, enum event_type t, const char *key, const char *json)
@@ -117,22 +108,7 @@ static void quiet(struct fx *f)
 
 static json_t *nth(struct fx *f, enum event_type type, const char *order, int n)
 {
-	const char *topic = event_type_name(type);
-	int64_t total = harness_topic_count(f->h, topic);
-
-	for (int64_t i = 0; i < total; i++) {
-		struct envelope e;
-		json_t *p = NULL;
-
-		if (harness_topic_get(f->h, topic, i, &e) != ECOM_OK)
-			continue;
-		if (strcmp(jsonx_str_or(e.payload, "orderId", ""), order) == 0 && n-- == 0)
-			p = json_incref(e.payload);
-		envelope_deinit(&e);
-		if (p)
-			return p;
-	}
-	return NULL;
+	return harness_nth_payload(f->h, type, order, n);
 }
 
 static int count(struct fx *f, enum event_type type, const char *order)

@@ -179,6 +179,26 @@ int harness_publish(struct harness *h, const struct envelope *e, const char *top
 	return rc;
 }
 
+int harness_publish_json(struct harness *h, enum event_type t, const char *key,
+			 const char *json, struct envelope *keep)
+{
+	struct envelope e;
+	json_t *p = json_loads(json, 0, NULL);
+	int rc;
+
+	if (!json_is_object(p)) {
+		json_decref(p);
+		return ECOM_INVALID;
+	}
+	envelope_init(&e, &h->rng, 1767225600000LL, t, key, p, NULL, NULL);
+	rc = harness_publish(h, &e, NULL);
+	if (keep)
+		*keep = e;
+	else
+		envelope_deinit(&e);
+	return rc;
+}
+
 int harness_publish_raw(struct harness *h, const char *topic, const char *key, const char *value)
 {
 	return produce(h, topic, key, value, NULL);
@@ -285,6 +305,28 @@ int harness_topic_get(struct harness *h, const char *topic, int64_t i, struct en
 		return envelope_parse(m.value, m.value_len, e, NULL);
 	}
 	return ECOM_NOT_FOUND;
+}
+
+json_t *harness_nth_payload(struct harness *h, enum event_type type, const char *order, int n)
+{
+	const char *topic = event_type_name(type);
+	int64_t total = harness_topic_count(h, topic);
+
+	for (int64_t i = 0; i < total; i++) {
+		struct envelope e;
+		json_t *p = NULL;
+		const char *id;
+
+		if (harness_topic_get(h, topic, i, &e) != ECOM_OK)
+			continue;
+		id = json_string_value(json_object_get(e.payload, "orderId"));
+		if (id && strcmp(id, order) == 0 && n-- == 0)
+			p = json_incref(e.payload);
+		envelope_deinit(&e);
+		if (p)
+			return p;
+	}
+	return NULL;
 }
 
 static const char *jsonx_str_or_empty(json_t *payload)

@@ -40,6 +40,11 @@ struct runtime *harness_restart(struct harness *h, const char *instance);
 
 /* Produces an envelope to its type's topic (or to `topic` if non-NULL) through a test client. */
 int harness_publish(struct harness *h, const struct envelope *e, const char *topic);
+/* Builds an envelope of type t with the payload parsed from json (fixed timestamp, eventId
+ * from the harness rng) and produces it. If keep is non-NULL the envelope is handed back
+ * (the caller deinits it). ECOM_INVALID when json does not parse. */
+int harness_publish_json(struct harness *h, enum event_type t, const char *key,
+			 const char *json, struct envelope *keep);
 /* Produces raw bytes to a topic (poison). */
 int harness_publish_raw(struct harness *h, const char *topic, const char *key, const char *value);
 
@@ -54,6 +59,8 @@ int64_t harness_topic_count(struct harness *h, const char *topic);
 /* Parses the i-th message (0-based, partition order then offset) of a topic into e.
  * ECOM_NOT_FOUND past the end. */
 int harness_topic_get(struct harness *h, const char *topic, int64_t i, struct envelope *e);
+/* The n-th (0-based) payload of `type` whose orderId is order (new reference), or NULL. */
+json_t *harness_nth_payload(struct harness *h, enum event_type type, const char *order, int n);
 /* Number of events of `type` in `topic` whose payload.orderId == order_id. */
 int harness_count_for_order(struct harness *h, enum event_type type, const char *order_id);
 
