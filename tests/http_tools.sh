@@ -314,10 +314,17 @@ e = [x for x in json.load(open(sys.argv[1])) if x["dlqId"] == sys.argv[2]][0]
 assert e["replayed"] == 1, e' "$work/body" "$id_pay"
 	# The replayed poison fails again: a new dead letter at a new position.
 	check "the replayed poison is dead-lettered again as a new entry (3 listed)" wait_dlq 3
-	"$ecom" dlq replay --url "$R" --token "$ADMIN" --order "$OID" --json >"$work/rp3.out" 2>&1
-	check "ecom dlq replay --order replays that order's entry" py '
+	# stdout alone is the JSON; stderr is kept apart and shown when the check fails.
+	"$ecom" dlq replay --url "$R" --token "$ADMIN" --order "$OID" --json >"$work/rp3.out" 2>"$work/rp3.err"; rc=$?
+	check "ecom dlq replay --order replays that order's entry (got $rc)" py '
 import json, sys
-j = json.load(open(sys.argv[1])); assert j["ids"] == [sys.argv[2]] and j["failed"] == 0, j' "$work/rp3.out" "$id_ship"
+text = open(sys.argv[1]).read()
+try:
+    j = json.loads(text)
+    assert sys.argv[4] == "0" and j["ids"] == [sys.argv[2]] and j["failed"] == 0, j
+except Exception as e:
+    print("  stdout: %r\n  stderr: %r\n  %s" % (text[:600], open(sys.argv[3]).read()[:600], e))
+    raise SystemExit(1)' "$work/rp3.out" "$id_ship" "$work/rp3.err" "$rc"
 	req POST "$R/admin/dlq/replay" '{"all":true}' "${H[@]}"
 	check "POST replay {all} republishes only entries not replayed yet" py '
 import json, sys
