@@ -26,7 +26,10 @@ struct mem_fidx {
 
 struct mem_doc {
 	char *id;
-	json_t *doc;	      /* owned; never handed out */
+	json_t *doc;	      /* a reference to the caller's document (store.h: handed over) */
+#ifdef ECOM_CHECK_HANDOFF
+	json_t *snap; /* a private copy: doc must stay equal to it (nobody mutates after handoff) */
+#endif
 	struct mem_doc *next; /* hash chain */
 	size_t dense_idx;     /* position in coll->dense */
 	uint64_t hash;
@@ -114,6 +117,34 @@ static json_t *mem_copy(const json_t *v)
 	return out;
 }
 
+/* store.h: insert and replace keep the caller's document itself; the caller promised not to
+ * change it afterwards. Builds with ECOM_CHECK_HANDOFF (debug, sanitizers, coverage) keep a
+ * private copy next to it and abort when the two differ, so a broken promise is found by the
+ * test suite instead of silently rewriting stored state. */
+#ifdef ECOM_CHECK_HANDOFF
+static void doc_snap(struct mem_doc *d)
+{
+	json_decref(d->snap);
+	d->snap = mem_copy(d->doc);
+}
+
+static void doc_check(const struct mem_doc *d)
+{
+	ECOM_ASSERT(json_equal(d->doc, d->snap) &&
+		    "a document handed to the store was modified afterwards (store.h)");
+}
+
+static void doc_unsnap(struct mem_doc *d)
+{
+	json_decref(d->snap);
+	d->snap = NULL;
+}
+#else
+static void doc_snap(struct mem_doc *d) { (void)d; }
+static void doc_check(const struct mem_doc *d) { (void)d; }
+static void doc_unsnap(struct mem_doc *d) { (void)d; }
+#endif
+
 /* ---- collections ------------------------------------------------------------------- */
 
 /* Index of coll in m->colls, or -(insertion point) - 1. */
@@ -172,6 +203,8 @@ static void coll_free(struct mem_coll *c)
 		free(c->fidx[i].docs);
 	}
 	for (size_t i = 0; i < c->n; i++) {
+		doc_check(c->dense[i]);
+		doc_unsnap(c->dense[i]);
 		json_decref(c->dense[i]->doc);
 		free(c->dense[i]->id);
 		free(c->dense[i]);
@@ -280,6 +313,7 @@ static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 
 	d->id = ecom_xstrdup(id);
 	d->doc = doc;
+	doc_snap(d);
 	d->hash = mem_hash(id);
 	for (size_t i = 0; i < MEM_STORE_FIELD_INDEXES_MAX; i++)
 		d->fpos[i] = MEM_FIDX_ABSENT;
@@ -313,6 +347,8 @@ static void coll_del(struct mem_coll *c, struct mem_doc *d)
 	c->dense[d->dense_idx] = last;
 	last->dense_idx = d->dense_idx;
 	c->sorted_dirty = 1;
+	doc_check(d);
+	doc_unsnap(d);
 	json_decref(d->doc);
 	free(d->id);
 	free(d);
@@ -445,6 +481,7 @@ static int mem_get(struct store *s, const char *coll, const char *id, json_t **o
 
 	if (!d)
 		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
+	doc_check(d);
 	*out = mem_copy(d->doc);
 	ECOM_ASSERT(*out);
 	return ECOM_OK;
@@ -454,14 +491,11 @@ static int mem_insert(struct store *s, const char *coll, json_t *doc, struct eco
 {
 	struct mem_coll *c = coll_get_or_create(mem_of(s), coll);
 	const char *id = json_string_value(json_object_get(doc, "_id"));
-	json_t *copy;
 
 	ECOM_ASSERT(id);
 	if (coll_lookup(c, id))
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: duplicate _id", coll, id);
-	copy = mem_copy(doc);
-	ECOM_ASSERT(copy);
-	coll_add(c, id, copy);
+	coll_add(c, id, json_incref(doc));
 	return ECOM_OK;
 }
 
@@ -472,7 +506,6 @@ static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t e
 	const char *id = json_string_value(json_object_get(doc, "_id"));
 	struct mem_doc *d;
 	json_int_t have;
-	json_t *copy;
 
 	ECOM_ASSERT(id);
 	d = c ? coll_lookup(c, id) : NULL;
@@ -482,10 +515,10 @@ static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t e
 	if (have != expected_version)
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: version %lld, expected %lld", coll,
 				    id, (long long)have, (long long)expected_version);
-	copy = mem_copy(doc);
-	ECOM_ASSERT(copy);
+	doc_check(d);
 	json_decref(d->doc);
-	d->doc = copy;
+	d->doc = json_incref(doc);
+	doc_snap(d);
 	fidx_sync(c, d);
 	return ECOM_OK;
 }
@@ -529,7 +562,10 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
 	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
 	for (size_t i = 0; i < n_out; i++) {
-		json_t *copy = mem_copy(hits[i].d->doc);
+		json_t *copy;
+
+		doc_check(hits[i].d);
+		copy = mem_copy(hits[i].d->doc);
 
 		ECOM_ASSERT(copy);
 		json_array_append_new(arr, copy);
@@ -602,7 +638,10 @@ int mem_store_foreach(struct store *s, const char *coll,
 	sorted = coll_sorted(c);
 	n = c->n;
 	for (size_t i = 0; i < n; i++) {
-		int rc = fn(arg, sorted[i]->doc);
+		int rc;
+
+		doc_check(sorted[i]);
+		rc = fn(arg, sorted[i]->doc);
 
 		if (rc != 0)
 			return rc;

@@ -790,6 +790,16 @@ static void world_free(struct sim_world *w)
 
 /* ---- the run ------------------------------------------------------------------------ */
 
+#if defined(__SANITIZE_ADDRESS__)
+#define WORLD_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORLD_UNDER_ASAN 1
+#endif
+#endif
+#ifndef WORLD_UNDER_ASAN
+#define WORLD_UNDER_ASAN 0
+#endif
 
 int sim_run(const struct scenario *s, const struct sim_options *o, struct sim_result *res,
 	    struct ecom_err *err)
@@ -824,8 +834,10 @@ int sim_run(const struct scenario *s, const struct sim_options *o, struct sim_re
 	world_push(w, w->end_us, WEV_PHASE_END, -1, 0);
 	world_loop(w);
 	world_summary(w, res);
-	world_free(w);
-	free(w);
+	if (!o->skip_free || WORLD_UNDER_ASAN) {
+		world_free(w);
+		free(w);
+	}
 	return ECOM_OK;
 }
 

@@ -4,9 +4,14 @@
  * commits its aggregate state, inbox and outbox in one such write (DESIGN.md §3).
  * Implementations: backends/mongo (mongo-c-driver), sim/mem_store (in-memory),
  * sim/fault_store (wraps any store; injects errors and ambiguous commits).
- * Ownership: documents passed in are borrowed (the store copies what it keeps);
- * documents and arrays returned through `json_t **out` are new references the caller
- * must json_decref. Nothing blocks longer than the backend's configured timeout. */
+ * Ownership: a document passed to insert or replace is handed over for reading: the store
+ * may keep a reference to it instead of a copy (sim/mem_store does), so the caller must not
+ * modify it, or anything inside it, afterwards — build a new document for the next write
+ * (json_copy is enough when only top-level keys change). The caller still owns its own
+ * reference. Documents and arrays returned through `json_t **out` are new, private
+ * references the caller may modify and must json_decref. Debug builds
+ * (ECOM_CHECK_HANDOFF) catch a modification after handoff. Nothing blocks longer than the
+ * backend's configured timeout. */
 #ifndef ECOM_STORE_H
 #define ECOM_STORE_H
 

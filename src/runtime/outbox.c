@@ -91,7 +91,9 @@ static void remove_published(struct runtime *rt, const char *collection, json_t 
 			json_decref(keep); /* nothing of ours left (already removed) */
 			break;
 		}
-		next = json_deep_copy(cur);
+		/* cur was handed to the store (store.h): a new top level, shared children. */
+		next = json_copy(cur);
+		ECOM_ASSERT(next);
 		json_object_set_new(next, "version", json_integer(version + 1));
 		json_object_set_new(next, "outbox", keep);
 		json_object_set_new(next, "outbox_n", json_integer((json_int_t)json_array_size(keep)));
