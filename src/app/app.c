@@ -507,9 +507,8 @@ static int h_ready(void *arg, struct ecom_err *err)
 	json_t *doc = NULL;
 	int rc;
 
-	ECOM_ASSERT(err);
-	if (!sv->rt)
-		return ecom_err_set(err, ECOM_UNAVAILABLE, "not started");
+	/* The api is handed out only after svc_build made the runtime. */
+	ECOM_ASSERT(err && sv->rt);
 	rc = store_get(sv->store, APP_HEALTH_COLL, "probe", &doc, err);
 	json_decref(doc);
 	if (rc != ECOM_OK && rc != ECOM_NOT_FOUND)
@@ -660,8 +659,11 @@ int app_dlq_replay(struct app *a, const char *id, const char *topic, const char 
 		const char *dl_id = jsonx_str_or(dl, "dlqId", jsonx_str_or(dl, "_id", ""));
 		struct ecom_err e1 = {0};
 
+		/* LCOV_EXCL_START: the bound never binds today: read_model_dlq_list returns at most
+		 * READ_MODEL_LIST_MAX (= APP_REPLAY_MAX) entries; it stays as the named bound. */
 		if (i >= APP_REPLAY_MAX)
 			break;
+		/* LCOV_EXCL_STOP */
 		/* Idempotent: a dead letter is republished once; a replay that fails again
 		 * becomes a new dead letter with its own id. */
 		if (jsonx_int_or(dl, "replayed", 0) > 0) {
