@@ -4,6 +4,7 @@
  * delivered, and poison is a separate, real append after the message it follows. */
 #include "sim/fault_broker.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,7 @@ static void fb_copy_clear(struct fb_copy *c)
 {
 	if (!c->used)
 		return;
+	json_decref(c->msg.parsed);
 	free(c->topic);
 	free(c->key);
 	free(c->value);
@@ -60,6 +62,8 @@ static void fb_copy_set(struct fb_copy *c, const struct broker_msg *m)
 	fb_copy_clear(c);
 	c->used = 1;
 	c->msg = *m;
+	if (m->parsed)
+		json_incref(m->parsed);
 	c->topic = ecom_xstrdup(m->topic);
 	c->key = m->key ? ecom_xstrndup(m->key, m->key_len) : NULL;
 	c->value = ecom_xmalloc(m->value_len + 1);

@@ -87,29 +87,97 @@ static int inv_is_dlq(const char *t)
 	return n > 4 && strcmp(t + n - 4, ".dlq") == 0;
 }
 
-static void inv_log_event(struct inv_log *lg, json_t *seen, const struct broker_msg *m)
+static struct inv_logpart *inv_logpart_find(struct inv_logidx *x, const char *topic,
+					     int32_t partition, int create)
 {
+	struct inv_logpart *lp;
+
+	for (size_t i = 0; i < x->n; i++)
+		if (x->parts[i].partition == partition && strcmp(x->parts[i].topic, topic) == 0)
+			return &x->parts[i];
+	if (!create)
+		return NULL;
+	if (x->n == x->cap) {
+		x->cap = x->cap ? x->cap * 2 : 32;
+		x->parts = ecom_xrealloc(x->parts, x->cap * sizeof(*x->parts));
+	}
+	lp = &x->parts[x->n++];
+	memset(lp, 0, sizeof(*lp));
+	lp->topic = ecom_xstrdup(topic);
+	lp->partition = partition;
+	return lp;
+}
+
+void inv_on_append(struct sim_world *w, const char *topic, int32_t partition, int64_t offset)
+{
+	struct inv_logpart *lp;
+	struct inv_logrec *r;
+	struct broker_msg m;
 	struct envelope ev;
 	const char *oid;
-	json_t *list, *row;
 
-	if (envelope_parse(m->value, m->value_len, &ev, NULL) != ECOM_OK)
+	if (inv_is_dlq(topic))
+		return; /* few; the end-of-run pass reads them from the log */
+	lp = inv_logpart_find(&w->logidx, topic, partition, 1);
+	ECOM_ASSERT(offset == lp->n); /* a partition's log only grows at its end */
+	if (lp->n == lp->cap) {
+		lp->cap = lp->cap ? lp->cap * 2 : 256;
+		lp->recs = ecom_xrealloc(lp->recs, (size_t)lp->cap * sizeof(*lp->recs));
+	}
+	r = &lp->recs[lp->n++];
+	memset(r, 0, sizeof(*r));
+	if (mem_cluster_read(w->cluster, topic, partition, offset, &m) != ECOM_OK ||
+	    envelope_parse_shared(m.value, m.value_len, m.parsed, &ev, NULL) != ECOM_OK)
 		return;
 	oid = jsonx_str(ev.payload, "orderId");
-	if (oid && !json_object_get(seen, ev.event_id)) {
-		json_object_set_new(seen, ev.event_id, json_true());
+	if (oid) {
+		size_t lo = strlen(oid), le = strlen(ev.event_id);
+
+		r->ids = ecom_xmalloc(lo + le + 2);
+		memcpy(r->ids, oid, lo + 1);
+		memcpy(r->ids + lo + 1, ev.event_id, le + 1);
+		r->type = (int)ev.type;
+		r->attempt = jsonx_int_or(ev.payload, "attempt", 0);
+	}
+	envelope_deinit(&ev);
+}
+
+void inv_logidx_free(struct inv_logidx *x)
+{
+	for (size_t i = 0; i < x->n; i++) {
+		for (int64_t o = 0; o < x->parts[i].n; o++)
+			free(x->parts[i].recs[o].ids);
+		free(x->parts[i].recs);
+		free(x->parts[i].topic);
+	}
+	free(x->parts);
+	memset(x, 0, sizeof(*x));
+}
+
+/* The same rows, in the same order, as parsing the log at the end would give: topics by
+ * name, partitions, offsets; each eventId once (its first position). */
+static void inv_log_event(struct inv_log *lg, json_t *seen, const struct inv_logrec *r)
+{
+	const char *oid, *eid;
+	json_t *list, *row;
+
+	if (!r->ids)
+		return;
+	oid = r->ids;
+	eid = r->ids + strlen(oid) + 1;
+	if (!json_object_get(seen, eid)) {
+		json_object_set_new(seen, eid, json_true());
 		list = json_object_get(lg->events, oid);
 		if (!list) {
 			list = json_array();
 			json_object_set_new(lg->events, oid, list);
 		}
 		row = json_array();
-		json_array_append_new(row, json_string(event_type_name(ev.type)));
-		json_array_append_new(row, json_string(ev.event_id));
-		json_array_append_new(row, json_integer(jsonx_int_or(ev.payload, "attempt", 0)));
+		json_array_append_new(row, json_string(event_type_name((enum event_type)r->type)));
+		json_array_append_new(row, json_string(eid));
+		json_array_append_new(row, json_integer(r->attempt));
 		json_array_append_new(list, row);
 	}
-	envelope_deinit(&ev);
 }
 
 static void inv_log_dlq(struct sim_world *w, struct inv_log *lg, const struct broker_msg *m)
@@ -152,16 +220,20 @@ static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 
 		for (int32_t p = 0; p < parts; p++) {
 			int64_t end = mem_cluster_end_offset(w->cluster, topics[t], p);
+			const struct inv_logpart *lp =
+				dlq ? NULL : inv_logpart_find(&w->logidx, topics[t], p, 0);
 
+			/* Every append was recorded (the hook is set before the first produce). */
+			ECOM_ASSERT(dlq || end == 0 || (lp && lp->n == end));
 			for (int64_t off = 0; off < end; off++) {
 				struct broker_msg m;
 
-				if (mem_cluster_read(w->cluster, topics[t], p, off, &m) != ECOM_OK)
+				if (!dlq) {
+					inv_log_event(lg, seen, &lp->recs[off]);
 					continue;
-				if (dlq)
+				}
+				if (mem_cluster_read(w->cluster, topics[t], p, off, &m) == ECOM_OK)
 					inv_log_dlq(w, lg, &m);
-				else
-					inv_log_event(lg, seen, &m);
 			}
 		}
 	}
@@ -182,11 +254,8 @@ struct inv_ctx {
 static json_t *inv_get(struct sim_world *w, enum scn_service s, const char *coll,
 		       const char *id)
 {
-	json_t *doc = NULL;
-
-	if (store_get(w->stores[s], coll, id, &doc, NULL) != ECOM_OK)
-		return NULL;
-	return doc;
+	/* Read-only use: a reference to the stored document, not a copy. */
+	return json_incref((json_t *)mem_store_peek(w->stores[s], coll, id));
 }
 
 static void inv_order_money(struct inv_ctx *c, const char *id, const json_t *od)

@@ -5,12 +5,17 @@
  * that never moves, so poll hands out pointers into the log without copying. */
 #include "sim/mem_broker.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/ecom.h"
 
 #define MEM_GROW_MIN 8
+/* A message keeps the producer's parsed tree (broker_record.parsed) while it is among the
+ * newest MEM_PARSED_WINDOW of its partition: consumers that keep up skip the parse, and the
+ * log does not hold a tree per message. Older messages are parsed by whoever reads them. */
+#define MEM_PARSED_WINDOW 64
 
 struct mem_msg {
 	char *blob; /* headers array, then key, value and header strings: one allocation */
@@ -21,6 +26,7 @@ struct mem_msg {
 	const struct broker_header *headers;
 	size_t n_headers;
 	int64_t visible_at_us;
+	json_t *parsed; /* a reference while within MEM_PARSED_WINDOW of the head, else NULL */
 };
 
 struct mem_part {
@@ -69,6 +75,7 @@ struct mem_client {
 	struct mem_assign *assign; /* sorted by (topic name, partition) */
 	size_t n_assign, cap_assign;
 	size_t poll_next; /* index in assign where the next poll starts */
+	json_t *polled;   /* a reference to the last poll's broker_msg.parsed */
 };
 
 struct mem_cluster {
@@ -169,8 +176,10 @@ static void topic_free(struct mem_topic *t)
 	for (int32_t p = 0; p < t->n_parts; p++) {
 		struct mem_part *part = &t->parts[p];
 
-		for (int64_t o = 0; o < part->n; o++)
+		for (int64_t o = 0; o < part->n; o++) {
+			json_decref(part->msgs[o].parsed);
 			free(part->msgs[o].blob);
+		}
 		free(part->msgs);
 	}
 	free(t->parts);
@@ -525,6 +534,11 @@ static int mem_produce(struct broker *b, const struct broker_record *rec, struct
 	offset = part->n;
 	msg = &part->msgs[offset];
 	msg_fill(msg, rec);
+	msg->parsed = rec->parsed ? json_incref(rec->parsed) : NULL;
+	if (offset >= MEM_PARSED_WINDOW) {
+		json_decref(part->msgs[offset - MEM_PARSED_WINDOW].parsed);
+		part->msgs[offset - MEM_PARSED_WINDOW].parsed = NULL;
+	}
 	now_us = clock_now_us(c->clock);
 	msg->visible_at_us = now_us;
 	if (c->hooks.visible_at)
@@ -613,6 +627,10 @@ static int mem_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
 		out->value_len = msg->value_len;
 		out->headers = msg->headers;
 		out->n_headers = msg->n_headers;
+		/* Valid until the next poll, whatever the window drops meanwhile. */
+		json_decref(m->polled);
+		m->polled = msg->parsed ? json_incref(msg->parsed) : NULL;
+		out->parsed = m->polled;
 		a->position++;
 		m->poll_next = idx + 1;
 		return ECOM_OK;
@@ -657,6 +675,7 @@ static void mem_destroy(struct broker *b)
 
 	client_leave(m);
 	m->c->n_clients--;
+	json_decref(m->polled);
 	free(m->subs);
 	free(m->client_id);
 	free(m);
@@ -732,6 +751,7 @@ int mem_cluster_read(const struct mem_cluster *c, const char *topic, int32_t par
 	out->value_len = msg->value_len;
 	out->headers = msg->headers;
 	out->n_headers = msg->n_headers;
+	out->parsed = msg->parsed;
 	return ECOM_OK;
 }
 

@@ -64,7 +64,8 @@ struct broker *mem_broker_new(struct mem_cluster *c, const char *client_id);
 int32_t mem_cluster_partitions(const struct mem_cluster *c, const char *topic);
 /* Offset the next append will get (= messages in the partition); 0 if no such partition. */
 int64_t mem_cluster_end_offset(const struct mem_cluster *c, const char *topic, int32_t partition);
-/* ECOM_OK and *out filled with borrowed memory (valid until the cluster is freed), or
+/* ECOM_OK and *out filled with borrowed memory (valid until the cluster is freed; out->parsed
+ * only until the next produce, and NULL once the message left the parsed window), or
  * ECOM_NOT_FOUND. */
 int mem_cluster_read(const struct mem_cluster *c, const char *topic, int32_t partition,
 		     int64_t offset, struct broker_msg *out);

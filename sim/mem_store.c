@@ -625,6 +625,17 @@ size_t mem_store_count(struct store *s, const char *coll)
 	return c ? c->n : 0;
 }
 
+const json_t *mem_store_peek(struct store *s, const char *coll, const char *id)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
+
+	if (!d)
+		return NULL;
+	doc_check(d);
+	return d->doc;
+}
+
 int mem_store_foreach(struct store *s, const char *coll,
 		      int (*fn)(void *arg, const json_t *doc), void *arg)
 {

@@ -16,6 +16,9 @@ struct store *mem_store_new(void);
 
 /* Number of documents in coll (0 if the collection does not exist). */
 size_t mem_store_count(struct store *s, const char *coll);
+/* The stored document itself (borrowed, read-only, valid until the next write to it), or
+ * NULL: a get without the copy, for checkers that only read. */
+const json_t *mem_store_peek(struct store *s, const char *coll, const char *id);
 /* Calls fn(arg, doc) for every document of coll in ascending _id order. doc is borrowed and
  * read-only; fn must not modify the store. A nonzero return from fn stops the walk and is
  * returned; otherwise 0. */

@@ -137,7 +137,7 @@ static void hook_on_append(void *arg, const char *topic, int32_t partition, int6
 {
 	struct sim_world *w = arg;
 
-	(void)offset;
+	inv_on_append(w, topic, partition, offset);
 	for (int s = 0; s < SCN_SVC_COUNT; s++) {
 		const char *owner;
 
@@ -778,6 +778,7 @@ static void world_free(struct sim_world *w)
 	sched_deinit(&w->sched);
 	sim_trace_deinit(&w->trace);
 	inv_report_deinit(&w->inv);
+	inv_logidx_free(&w->logidx);
 	json_decref(w->broken);
 	json_decref(w->op_results);
 	workload_free(w);

@@ -102,6 +102,24 @@ struct sim_poison {
 	int64_t at_us;
 };
 
+/* inv_check.c: what the end-of-run checks need from each message of a (non-DLQ) topic,
+ * recorded when it is appended, while the producer's parsed tree usually spares a parse. */
+struct inv_logrec {
+	char *ids;	/* "orderId\0eventId\0" (one allocation); NULL: not a valid event with an orderId */
+	int type;	/* enum event_type */
+	int64_t attempt;
+};
+struct inv_logpart {
+	char *topic;
+	int32_t partition;
+	struct inv_logrec *recs; /* index = offset */
+	int64_t n, cap;
+};
+struct inv_logidx {
+	struct inv_logpart *parts; /* in first-append order; found by linear search */
+	size_t n, cap;
+};
+
 struct sim_world {
 	const struct scenario *scn;
 	const struct sim_options *opt;
@@ -162,6 +180,7 @@ struct sim_world {
 	/* invariants */
 	struct inv_report inv;
 	json_t *broken; /* set of "<inv>:<key>" already reported by continuous checks */
+	struct inv_logidx logidx;
 };
 
 /* world.c */
@@ -192,5 +211,8 @@ void world_summary(struct sim_world *w, struct sim_result *res);
 /* inv_check.c */
 void inv_on_commit(struct sim_world *w, struct sim_instance *in, const char *collection,
 		   const json_t *doc);
+/* Records the message just appended at (topic, partition, offset) in w->logidx. */
+void inv_on_append(struct sim_world *w, const char *topic, int32_t partition, int64_t offset);
+void inv_logidx_free(struct inv_logidx *x);
 
 #endif

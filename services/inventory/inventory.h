@@ -45,10 +45,12 @@
 #define INVENTORY_COLL_RESERVATIONS "reservations"
 #define INVENTORY_COLL_STOCK "stock"
 /* eventIds remembered per aggregate. A stock document sees every command for its SKU, so
- * its inbox is bounded; a command redelivered after 512 newer ones on the same SKU is
- * still harmless: holds/releases/commits are idempotent per (orderId, attempt), and a hold
- * re-applied after its release is released again by the reservation (see above). */
-#define INVENTORY_INBOX_MAX 512
+ * its inbox is bounded (and small: the document is read and written whole for every
+ * command, so each remembered id costs every command); a command redelivered after 64
+ * newer ones on the same SKU is still harmless: holds/releases/commits are idempotent per
+ * (orderId, attempt), and a hold re-applied after its release is released again by the
+ * reservation (see above). */
+#define INVENTORY_INBOX_MAX 64
 /* Distinct SKUs one reservation handles (an order has at most this many lines). */
 #define INVENTORY_LINES_MAX 1000
 

@@ -15,6 +15,8 @@
 #define BROKER_MAX_HEADERS 16
 #define BROKER_MAX_TOPICS 32
 
+struct json_t; /* jansson's json_t */
+
 struct broker_header {
 	const char *key;   /* NUL-terminated */
 	const char *value; /* NUL-terminated */
@@ -29,6 +31,11 @@ struct broker_record {
 	size_t value_len;
 	const struct broker_header *headers;
 	size_t n_headers;
+	/* Optional: value already parsed, exactly what parsing value gives (the runtime passes
+	 * the event it just serialized when it round-trips exactly). An in-process broker may
+	 * keep a reference and hand it to consumers as broker_msg.parsed, so they skip the
+	 * parse; nobody may modify it. Real backends ignore it. NULL: not known. */
+	struct json_t *parsed;
 };
 
 /* What a consumer receives. All memory belongs to the broker and stays valid until the
@@ -44,6 +51,9 @@ struct broker_msg {
 	size_t value_len;
 	const struct broker_header *headers;
 	size_t n_headers;
+	/* NULL, or the parse of value handed on from broker_record.parsed (read-only, valid as
+	 * long as value). Only in-process brokers set it. */
+	struct json_t *parsed;
 };
 
 struct broker;

@@ -259,10 +259,10 @@ static int envelope_load(json_t *obj, struct envelope *e, int copy, struct ecom_
 	if (!json_is_object(h))
 		tmp.headers = json_object();
 	else if (copy)
-		tmp.headers = json_deep_copy(h);
+		tmp.headers = jsonx_copy(h);
 	else
 		tmp.headers = json_incref(h);
-	tmp.payload = copy ? json_deep_copy(tmp.payload) : json_incref(tmp.payload);
+	tmp.payload = copy ? jsonx_copy(tmp.payload) : json_incref(tmp.payload);
 	ECOM_ASSERT(tmp.payload != NULL && tmp.headers != NULL);
 	*e = tmp;
 out:
@@ -286,6 +286,35 @@ int envelope_parse(const char *buf, size_t len, struct envelope *e, struct ecom_
 	rc = envelope_load(root, e, 0, err);
 	json_decref(root);
 	return rc;
+}
+
+static int envelope_parse_tree_(const char *buf, size_t len, json_t *parsed, int copy,
+				struct envelope *e, struct ecom_err *err)
+{
+	if (!parsed)
+		return envelope_parse(buf, len, e, err);
+#ifdef ECOM_CHECK_HANDOFF
+	{
+		json_t *root = jsonx_loads(buf, len, NULL);
+
+		ECOM_ASSERT(root && json_equal(root, parsed) &&
+			    "broker_msg.parsed is not what parsing the value gives (broker.h)");
+		json_decref(root);
+	}
+#endif
+	return envelope_load(parsed, e, copy, err);
+}
+
+int envelope_parse_tree(const char *buf, size_t len, json_t *parsed, struct envelope *e,
+			struct ecom_err *err)
+{
+	return envelope_parse_tree_(buf, len, parsed, 1, e, err);
+}
+
+int envelope_parse_shared(const char *buf, size_t len, json_t *parsed, struct envelope *e,
+			  struct ecom_err *err)
+{
+	return envelope_parse_tree_(buf, len, parsed, 0, e, err);
 }
 
 /* ---- money and topics ------------------------------------------------------------- */

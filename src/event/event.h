@@ -68,6 +68,15 @@ void envelope_copy(struct envelope *dst, const struct envelope *src);
 int envelope_parse(const char *buf, size_t len, struct envelope *e, struct ecom_err *err);
 /* Same, from an already-parsed JSON object (borrowed). */
 int envelope_from_json(json_t *obj, struct envelope *e, struct ecom_err *err);
+/* envelope_parse(buf, len) when parsed is NULL; otherwise the same result from parsed, the
+ * tree that parsing buf gives (broker_msg.parsed: borrowed, read-only), without parsing.
+ * Debug builds (ECOM_CHECK_HANDOFF) parse buf anyway and abort if the two differ. */
+int envelope_parse_tree(const char *buf, size_t len, json_t *parsed, struct envelope *e,
+			struct ecom_err *err);
+/* Same, but e->payload and e->headers may be references into parsed: read-only, for
+ * callers that only look. */
+int envelope_parse_shared(const char *buf, size_t len, json_t *parsed, struct envelope *e,
+			  struct ecom_err *err);
 
 /* New reference: the envelope as a JSON object in the demo's field order. */
 json_t *envelope_to_json(const struct envelope *e);

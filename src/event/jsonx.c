@@ -2,6 +2,7 @@
  * ECOM_JSON_FLAGS serialization and FNV-1a content hashing (see jsonx.h). */
 #include "event/jsonx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,68 @@ json_t *jsonx_loads(const char *buf, size_t len, struct ecom_err *err)
 		ecom_err_set(err, ECOM_INVALID, "malformed JSON at %d:%d: %s", jerr.line,
 			     jerr.column, jerr.text);
 	return j;
+}
+
+json_t *jsonx_copy(const json_t *v)
+{
+	json_t *out, *item;
+	const char *key;
+	size_t i;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		out = json_object();
+		ECOM_ASSERT(out);
+		json_object_foreach((json_t *)v, key, item)
+			ECOM_ASSERT(json_object_set_new_nocheck(out, key, jsonx_copy(item)) == 0);
+		return out;
+	case JSON_ARRAY:
+		out = json_array();
+		ECOM_ASSERT(out);
+		json_array_foreach(v, i, item)
+			ECOM_ASSERT(json_array_append_new(out, jsonx_copy(item)) == 0);
+		return out;
+	case JSON_STRING:
+		out = json_stringn_nocheck(json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		out = json_integer(json_integer_value(v));
+		break;
+	case JSON_REAL:
+		out = json_real(json_real_value(v));
+		break;
+	default: /* true, false, null: jansson's singletons */
+		out = (json_t *)v;
+		json_incref(out);
+		break;
+	}
+	ECOM_ASSERT(out);
+	return out;
+}
+
+int jsonx_wire_exact(const json_t *j)
+{
+	const char *key;
+	json_t *item;
+	char buf[64];
+	size_t i;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		json_object_foreach((json_t *)j, key, item) if (!jsonx_wire_exact(item)) return 0;
+		return 1;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, item) if (!jsonx_wire_exact(item)) return 0;
+		return 1;
+	case JSON_STRING:
+		return strlen(json_string_value(j)) == json_string_length(j);
+	case JSON_REAL:
+		/* jansson prints reals with "%.15g" (ECOM_JSON_FLAGS) and reads them with strtod. */
+		snprintf(buf, sizeof(buf), "%.15g", json_real_value(j));
+		return strtod(buf, NULL) == json_real_value(j);
+	default:
+		return 1;
+	}
 }
 
 char *jsonx_dumps(const json_t *j)

@@ -36,6 +36,14 @@ void jsonx_set_new(json_t *obj, const char *key, json_t *val);
 /* Parses a JSON document of any type. New reference, or NULL with err naming the
  * position ("malformed JSON at 1:5: ..."). Duplicate object keys are rejected. */
 json_t *jsonx_loads(const char *buf, size_t len, struct ecom_err *err);
+/* A deep copy of a tree (no cycles by construction: jansson cannot build one through the
+ * setters we use) without json_deep_copy's cycle check, which costs more than the copy.
+ * Same key order. New reference. */
+json_t *jsonx_copy(const json_t *v);
+/* 1 when dumping j with ECOM_JSON_FLAGS and parsing the text with jsonx_loads gives a tree
+ * json_equal to j: every real prints and parses back to itself at 15 digits, and no string
+ * holds a NUL byte. (Integers, keys and other strings always round-trip.) */
+int jsonx_wire_exact(const json_t *j);
 /* malloc'd compact text with ECOM_JSON_FLAGS (any JSON value, not only containers);
  * caller frees. Same value => same bytes. */
 char *jsonx_dumps(const json_t *j);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/bugs.h"
+#include "event/jsonx.h"
 
 int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struct ecom_err *err)
 {
@@ -50,7 +51,8 @@ int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struc
 				     .value = value,
 				     .value_len = strlen(value),
 				     .headers = hdrs,
-				     .n_headers = n};
+				     .n_headers = n,
+				     .parsed = jsonx_wire_exact(event) ? event : NULL};
 	rc = broker_produce(rt->broker, &rec, err);
 	free(value);
 	return rc;

@@ -405,7 +405,7 @@ static void process_msg(struct runtime *rt)
 		return;
 	}
 	ecom_err_clear(&err);
-	rc = envelope_parse(rt->msg.value, rt->msg.value_len, &ev, &err);
+	rc = envelope_parse_tree(rt->msg.value, rt->msg.value_len, rt->msg.parsed, &ev, &err);
 	if (rc != ECOM_OK) {
 		snprintf(rt->last_error, sizeof(rt->last_error), "%s", err.msg);
 		rt->msg_dead = 1;
