@@ -297,16 +297,15 @@ static int order_create_fn(void *arg, struct svc_ctx *ctx, json_t **state)
 	return ECOM_OK;
 }
 
-static int order_draw_id(struct order_service *o, char out[37], struct ecom_err *err)
+/* Drawing cannot fail: the stream is the service's own, split from the runtime's. */
+static void order_draw_id(struct order_service *o, char out[37])
 {
-	(void)err;
 	if (!o->rng_ready) {
 		/* The stream is split from the runtime's on first contact (see order_rng_touch). */
 		rng_split(runtime_rng(o->rt), &o->rng);
 		o->rng_ready = 1;
 	}
 	rng_uuid(&o->rng, out);
-	return ECOM_OK;
 }
 
 int order_create(struct order_service *o, json_t *body, json_t **response,
@@ -327,9 +326,7 @@ int order_create(struct order_service *o, json_t *body, json_t **response,
 	cmd.req = &req;
 	cmd.id = req.order_id;
 	if (!cmd.id) {
-		rc = order_draw_id(o, uuid, err);
-		if (rc != ECOM_OK)
-			goto out;
+		order_draw_id(o, uuid);
 		cmd.id = uuid;
 	}
 	rc = order_exec(o, cmd.id, order_create_fn, &cmd, &cmd.err, err);

@@ -43,21 +43,25 @@ static json_t *ship_find(json_t *s, int64_t attempt)
 	return NULL;
 }
 
-static int ship_add(struct svc_ctx *ctx, json_t *s, int64_t attempt, const char *state,
-		    const char *key, const char *carrier, const char *tracking, const char *reason)
+/* A new booking needs room: SHIPPING_BOOKINGS_MAX attempts per order. Checked before the
+ * carrier is called, since a booking cannot be undone. */
+static int ship_room(struct svc_ctx *ctx, const json_t *s)
 {
-	json_t *bookings = json_object_get(s, "bookings");
-
-	if (json_array_size(bookings) >= SHIPPING_BOOKINGS_MAX)
+	if (json_array_size(json_object_get(s, "bookings")) >= SHIPPING_BOOKINGS_MAX)
 		return svc_fail(ctx, ECOM_INVALID, "more than %d shipping attempts",
 				SHIPPING_BOOKINGS_MAX);
-	json_array_append_new(bookings,
+	return ECOM_OK;
+}
+
+static void ship_add(json_t *s, int64_t attempt, const char *state, const char *key,
+		     const char *carrier, const char *tracking, const char *reason)
+{
+	json_array_append_new(json_object_get(s, "bookings"),
 			      json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "attempt",
 					(json_int_t)attempt, "state", state, "key", key, "carrier",
 					carrier, "trackingId", tracking, "reason", reason));
 	if (attempt > jsonx_int_or(s, "attempt", 0))
 		jsonx_set_int(s, "attempt", attempt);
-	return ECOM_OK;
 }
 
 static int ship_on_authorized(struct shipping_service *svc, struct svc_ctx *ctx, json_t *s,
@@ -70,6 +74,9 @@ static int ship_on_authorized(struct shipping_service *svc, struct svc_ctx *ctx,
 
 	if (ship_find(s, attempt) || attempt < jsonx_int_or(s, "attempt", 0))
 		return ECOM_OK; /* done, fenced, or superseded */
+	rc = ship_room(ctx, s);
+	if (rc != ECOM_OK)
+		return rc;
 	snprintf(key, sizeof(key), "%s:ship:%" PRId64, ship_order(s), attempt);
 	rc = carrier_book(svc->cfg.carrier, key, ship_order(s), name, tracking, reason);
 	if (rc == ECOM_UNAVAILABLE || rc == ECOM_AMBIGUOUS)
@@ -81,19 +88,17 @@ static int ship_on_authorized(struct shipping_service *svc, struct svc_ctx *ctx,
 	if (rc == ECOM_REFUSED) {
 		if (!reason[0])
 			snprintf(reason, sizeof(reason), "carrier_error");
-		rc = ship_add(ctx, s, attempt, "failed", key, "", "", reason);
-		if (rc == ECOM_OK)
-			svc_emit(ctx, EV_SHIPPING_FAILED, ship_order(s),
-				 json_pack("{s:s, s:s, s:I}", "orderId", ship_order(s), "reason",
-					   reason, "attempt", (json_int_t)attempt));
-		return rc;
+		ship_add(s, attempt, "failed", key, "", "", reason);
+		svc_emit(ctx, EV_SHIPPING_FAILED, ship_order(s),
+			 json_pack("{s:s, s:s, s:I}", "orderId", ship_order(s), "reason", reason,
+				   "attempt", (json_int_t)attempt));
+		return ECOM_OK;
 	}
-	rc = ship_add(ctx, s, attempt, "booked", key, name, tracking, "");
-	if (rc == ECOM_OK)
-		svc_emit(ctx, EV_ORDER_SHIPPED, ship_order(s),
-			 json_pack("{s:s, s:s, s:s, s:I}", "orderId", ship_order(s), "carrier",
-				   name, "trackingId", tracking, "attempt", (json_int_t)attempt));
-	return rc;
+	ship_add(s, attempt, "booked", key, name, tracking, "");
+	svc_emit(ctx, EV_ORDER_SHIPPED, ship_order(s),
+		 json_pack("{s:s, s:s, s:s, s:I}", "orderId", ship_order(s), "carrier", name,
+			   "trackingId", tracking, "attempt", (json_int_t)attempt));
+	return ECOM_OK;
 }
 
 static int ship_on_timeout(struct svc_ctx *ctx, json_t *s, const struct envelope *ev)
@@ -103,12 +108,14 @@ static int ship_on_timeout(struct svc_ctx *ctx, json_t *s, const struct envelope
 
 	if (ship_find(s, attempt) || attempt < jsonx_int_or(s, "attempt", 0))
 		return ECOM_OK; /* booked, failed, fenced already, or superseded */
-	rc = ship_add(ctx, s, attempt, "cancelled", "", "", "", "deadline");
-	if (rc == ECOM_OK)
-		svc_emit(ctx, EV_SHIPPING_FAILED, ship_order(s),
-			 json_pack("{s:s, s:s, s:I}", "orderId", ship_order(s), "reason",
-				   "deadline", "attempt", (json_int_t)attempt));
-	return rc;
+	rc = ship_room(ctx, s);
+	if (rc != ECOM_OK)
+		return rc;
+	ship_add(s, attempt, "cancelled", "", "", "", "deadline");
+	svc_emit(ctx, EV_SHIPPING_FAILED, ship_order(s),
+		 json_pack("{s:s, s:s, s:I}", "orderId", ship_order(s), "reason", "deadline",
+			   "attempt", (json_int_t)attempt));
+	return ECOM_OK;
 }
 
 static int shipping_handle(void *arg, struct svc_ctx *ctx, json_t **state,
