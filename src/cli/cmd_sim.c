@@ -190,12 +190,16 @@ static void sim_repro(const struct sim_args *a, uint64_t seed)
 	       extra);
 }
 
+/* Test hook (tests/cli_sim.sh): the second run of --check-determinism uses this seed, so
+ * the report of a mismatch can be exercised on a simulator that is deterministic. */
+#define SIM_RERUN_SEED_ENV "ECOM_SIM_TEST_RERUN_SEED"
+
 /* Runs twice (and a third time to fetch the first run's text of a differing line).
  * Returns 0 when the two traces agree, 1 otherwise (explained on stderr). */
 static int sim_determinism(const struct scenario *s, const struct sim_options *base,
 			   const struct sim_result *first)
 {
-	struct sim_options o = *base;
+	struct sim_options o = *base, o2;
 	struct sim_result r2, r3;
 	int64_t diff;
 	int rc = 0;
@@ -204,7 +208,10 @@ static int sim_determinism(const struct scenario *s, const struct sim_options *b
 	o.record_lines = 0;
 	o.expect_lines = first->line_hashes;
 	o.n_expect_lines = first->n_line_hashes;
-	sim_run(s, &o, &r2, NULL);
+	o2 = o;
+	if (getenv(SIM_RERUN_SEED_ENV) && sim_parse_seed(getenv(SIM_RERUN_SEED_ENV), &o2.seed) == 0)
+		o2.seed_set = 1;
+	sim_run(s, &o2, &r2, NULL);
 	diff = r2.first_diff;
 	if (diff < 0 && r2.trace_lines != first->trace_lines)
 		diff = (int64_t)(r2.trace_lines < first->trace_lines ? r2.trace_lines
@@ -238,7 +245,7 @@ static int sim_cmd_run(int argc, char **argv)
 	struct ecom_err err;
 	FILE *trace = NULL;
 	int64_t t0;
-	int rc, exit_code = 1, report_rc = 0;
+	int rc, exit_code = 1, output_rc = 0;
 	char *line;
 
 	if (cli_wants_help(argc, argv)) {
@@ -250,12 +257,8 @@ static int sim_cmd_run(int argc, char **argv)
 		return rc;
 	ecom_err_clear(&err);
 	rc = scenario_load_file(a.file, &s, &err);
-	if (rc == ECOM_NOT_FOUND) {
-		fprintf(stderr, "ecom sim run: %s\n", err.msg); /* the message names the file */
-		return 2;
-	}
 	if (rc != ECOM_OK) {
-		fprintf(stderr, "ecom sim run: %s: %s\n", a.file, err.msg);
+		sim_tools_load_error("run", a.file, err.msg);
 		return 2;
 	}
 	if (a.trace_path) {
@@ -280,13 +283,15 @@ static int sim_cmd_run(int argc, char **argv)
 	sim_run(&s, &o, &r, NULL);
 	json_object_set_new(r.summary, "wall_ms", json_integer(sim_wall_ms() - t0));
 	if (a.report_path)
-		report_rc = sim_write_report(&a, &s, &r, trace);
-	if (trace && fclose(trace) != 0 && a.trace_path)
+		output_rc = sim_write_report(&a, &s, &r, trace);
+	if (trace && fclose(trace) != 0 && a.trace_path) {
 		fprintf(stderr, "ecom sim run: --trace %s: %s\n", a.trace_path, strerror(errno));
+		output_rc = -1; /* an incomplete trace fails the run, as a missing report does */
+	}
 	exit_code = r.expectations_met ? 0 : 1;
 	if (a.check_determinism && sim_determinism(&s, &o, &r) != 0)
 		exit_code = 1;
-	if (report_rc != 0)
+	if (output_rc != 0)
 		exit_code = exit_code ? exit_code : 1;
 	printf("%s: %s — %lld orders, %lld shipped, %lld cancelled, %lld stuck; %zu violation(s)\n",
 	       s.name, r.expectations_met ? "PASS" : "FAIL",

@@ -9,7 +9,18 @@
 #include "src/cli/cli.h"
 
 #ifdef ECOM_HAVE_BACKENDS
+#include <jansson.h>
+
 #include "backends/http/jwt_auth.h"
+
+/* The claims are JSON strings: libjwt refuses anything that is not UTF-8. */
+static int token_utf8(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
 #endif
 
 static void token_usage(FILE *out)
@@ -73,6 +84,11 @@ int cmd_token(int argc, char **argv)
 		}
 		if (!*role) {
 			fprintf(stderr, "ecom token: --role must not be empty\n");
+			return 2;
+		}
+		if (!token_utf8(role) || !token_utf8(sub)) {
+			fprintf(stderr, "ecom token: --%s must be UTF-8 text\n",
+				token_utf8(role) ? "sub" : "role");
 			return 2;
 		}
 		tok = jwt_auth_mint(secret, role, *sub ? sub : NULL, (int64_t)time(NULL), ttl_s, &err);

@@ -36,6 +36,7 @@ struct cp {
 	int n_names;
 	int64_t runs, failed;
 	int need_trace;
+	int spawn_failed; /* a run could not be started: the result is incomplete */
 	struct cov_agg agg;
 	int64_t t0_ms;
 };
@@ -239,6 +240,7 @@ static void cp_instance(struct cp *c, const char *inst)
 		while (next <= c->a.max_k && next < stop_at && !sim_pool_full(pool)) {
 			cp_job(c, &job, inst, next);
 			if (sim_pool_spawn(pool, next, sim_fork_child, &job) != 0) {
+				c->spawn_failed = 1; /* sim_pool_spawn said why */
 				stop_at = next;
 				break;
 			}
@@ -250,12 +252,13 @@ static void cp_instance(struct cp *c, const char *inst)
 			free(d.out);
 			continue;
 		}
-		if (cp_collect(c, inst, &d, &ir) && d.tag < stop_at)
+		if (cp_collect(c, inst, &d, &ir)) /* d.tag < stop_at: see above */
 			stop_at = d.tag;
 	}
 	if (!c->a.quiet)
 		fprintf(stderr, "crashpoints: %s: %" PRId64 " crash point(s)%s, %" PRId64 " failed\n",
-			inst, ir.runs, stop_at == INT64_MAX ? " (stopped at --max-k)" : "", ir.failed);
+			inst, ir.runs, c->spawn_failed ? " (stopped: a run could not be started)"
+			: stop_at == INT64_MAX ? " (stopped at --max-k)" : "", ir.failed);
 	sim_pool_free(pool);
 }
 
@@ -270,7 +273,9 @@ static int cp_baseline(struct cp *c)
 	cp_job(c, &job, NULL, 0);
 	job.want_trace = 0;
 	sim_fork_run_one(&job, &r);
-	if (!r.completed || !r.expectations_met) {
+	if (r.spawn_failed) {
+		rc = 2; /* sim_pool_spawn said why */
+	} else if (!r.completed || !r.expectations_met) {
 		cp_why(&r, why, sizeof(why));
 		printf("crashpoints: %s fails without any crash point: %s\n  reproduce: ecom sim "
 		       "run %s\n", c->a.file, why, c->a.file);
@@ -296,7 +301,7 @@ int cmd_sim_crashpoints(int argc, char **argv)
 		goto out;
 	ecom_err_clear(&err);
 	if (scenario_load_file(c->a.file, &c->scn, &err) != ECOM_OK) {
-		fprintf(stderr, "ecom sim crashpoints: %s: %s\n", c->a.file, err.msg);
+		sim_tools_load_error("crashpoints", c->a.file, err.msg);
 		rc = 2;
 		goto out;
 	}
@@ -310,14 +315,14 @@ int cmd_sim_crashpoints(int argc, char **argv)
 	rc = cp_baseline(c);
 	if (rc)
 		goto out;
-	for (int i = 0; i < c->n_names; i++)
+	for (int i = 0; i < c->n_names && !c->spawn_failed; i++)
 		cp_instance(c, c->names[i]);
 	if (!c->a.quiet)
 		sim_tools_print_coverage(stdout, &c->agg);
 	printf("crashpoints: %" PRId64 " runs, %" PRId64 " failed (%d instance(s), %.1f runs/s)\n",
 	       c->runs, c->failed, c->n_names,
 	       sim_tools_rate((uint64_t)c->runs, sim_tools_wall_ms() - c->t0_ms));
-	rc = c->failed ? 1 : 0;
+	rc = c->spawn_failed ? 2 : c->failed ? 1 : 0;
 out:
 	if (loaded)
 		scenario_deinit(&c->scn);

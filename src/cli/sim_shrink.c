@@ -66,8 +66,10 @@ void sim_fork_child(void *arg)
 
 	o.trace_jsonl = t;
 	cov_counts_init(&cov);
-	if (sim_run(job->scn, &o, &r, NULL) != ECOM_OK)
+	if (sim_run(job->scn, &o, &r, NULL) != ECOM_OK) {
+		sim_tools_child_flush();
 		_exit(2);
+	}
 	if (t)
 		fork_scan_trace(t, job, &cov, &crash_hit);
 	cov_counts_init(&from_summary);
@@ -88,7 +90,9 @@ void sim_fork_child(void *arg)
 	fputs(txt, stdout);
 	fputc('\n', stdout);
 	fflush(stdout);
-	_exit(0); /* no cleanup in the child: the parent owns every resource */
+	sim_tools_child_flush();
+	/* No cleanup in the child: the parent owns every resource. */
+	_exit(0); /* LCOV_EXCL_LINE: after the flush, never counted (it runs) */
 }
 
 void sim_fork_decode(const struct sim_pool_done *d, struct sim_fork_run *r)
@@ -139,6 +143,7 @@ void sim_fork_run_one(const struct sim_fork_job *job, struct sim_fork_run *r)
 		sim_fork_decode(&d, r);
 		free(d.out);
 	} else {
+		r->spawn_failed = 1;
 		r->exit_code = 127;
 	}
 	sim_pool_free(p);
@@ -251,16 +256,22 @@ static void shrink_describe(uint32_t sig, char *out, size_t cap)
 	char names[200];
 
 	if (sig & SHRINK_DIED_BIT) {
-		snprintf(out, cap, "the run dies of signal %u", sig & ~SHRINK_DIED_BIT);
+		if (sig & ~SHRINK_DIED_BIT)
+			snprintf(out, cap, "the run dies of signal %u", sig & ~SHRINK_DIED_BIT);
+		else
+			snprintf(out, cap, "the run ends without a summary");
 		return;
 	}
 	sim_tools_fired_names(sig & ~SHRINK_UNSETTLED_BIT, names, sizeof(names));
 	snprintf(out, cap, "%s%s", names, sig & SHRINK_UNSETTLED_BIT ? ", not quiescent" : "");
 }
 
-/* Runs root with the seed; -1 if root is not a valid scenario (a shrink bug, not a result). */
+/* Runs root with the seed; -1 if root is not a valid scenario (a shrink bug, not a result)
+ * or its run could not be started (no result either). */
 static int shrink_run(struct shrink *sh, const json_t *root, uint32_t *sig)
 {
+	int rc = 0;
+
 	struct scenario s;
 	struct ecom_err err;
 	struct sim_fork_job job;
@@ -277,11 +288,15 @@ static int shrink_run(struct shrink *sh, const json_t *root, uint32_t *sig)
 	job.opt.seed_set = 1;
 	job.opt.seed = sh->seed;
 	sim_fork_run_one(&job, &r);
-	sh->runs++;
-	*sig = shrink_signature(&r);
+	if (r.spawn_failed) {
+		rc = -1;
+	} else {
+		sh->runs++;
+		*sig = shrink_signature(&r);
+	}
 	sim_fork_run_deinit(&r);
 	scenario_deinit(&s);
-	return 0;
+	return rc;
 }
 
 /* Tries cand (stolen): kept if it fires the same set. Returns 1 when kept. */
@@ -552,7 +567,7 @@ static int shrink_load(struct shrink *sh, struct scenario *orig)
 
 	ecom_err_clear(&err);
 	if (scenario_load_file(sh->file, orig, &err) != ECOM_OK) {
-		fprintf(stderr, "ecom sim shrink: %s: %s\n", sh->file, err.msg);
+		sim_tools_load_error("shrink", sh->file, err.msg);
 		return 2;
 	}
 	sh->cur = json_load_file(sh->file, JSON_PRESERVE_ORDER, &jerr);

@@ -69,6 +69,7 @@ void sim_tools_print_coverage(FILE *out, const struct cov_agg *a);
  * The child runs sim_run() and sends the summary back, so an assertion or a crash in the
  * simulator becomes a reported failure instead of killing the tool. */
 struct sim_fork_run {
+	int spawn_failed;     /* the child could not be started (pipe/fork failed, said why) */
 	int completed;        /* the child ran to the end and answered */
 	int term_signal;      /* the child died of this signal (0: it did not) */
 	int timed_out;        /* it was killed after the pool's timeout */
@@ -96,8 +97,14 @@ void sim_fork_run_deinit(struct sim_fork_run *r);
 /* Runs one job in a child and waits for it. */
 void sim_fork_run_one(const struct sim_fork_job *job, struct sim_fork_run *r);
 
-/* fired bits from a summary's violations array. */
-uint32_t sim_tools_fired(const json_t *summary);
+/* In a forked child, right before _exit() or exec: a coverage build (ECOM_COVERAGE_BUILD)
+ * writes the child's gcov counters, which both would otherwise drop; a no-op otherwise. */
+void sim_tools_child_flush(void);
+
+/* "ecom sim CMD: FILE: MSG" on stderr for a scenario that did not load (FILE once, even
+ * when MSG already starts with it). */
+void sim_tools_load_error(const char *cmd, const char *file, const char *msg);
+
 /* "termination, payment_balance" (or "none") for fired bits. */
 void sim_tools_fired_names(uint32_t fired, char *out, size_t cap);
 
