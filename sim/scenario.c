@@ -11,6 +11,7 @@
 
 #include "core/bugs.h"
 #include "event/jsonx.h"
+#include "services/order/order.h" /* ORDER_QTY_MAX: a workload line the service accepts */
 #include "sim/invariants.h"
 
 #define SCN_FILE_MAX (4u << 20) /* bytes: a scenario is a small file */
@@ -288,7 +289,7 @@ static int scn_workload(const json_t *v, struct scenario *s, struct ecom_err *er
 	if (!rc && (f = json_object_get(v, "items")))
 		rc = scn_range_read(f, "workload.items", 1, SCN_ITEMS_MAX, &s->workload.items, err);
 	if (!rc && (f = json_object_get(v, "qty")))
-		rc = scn_range_read(f, "workload.qty", 1, 1000000, &s->workload.qty, err);
+		rc = scn_range_read(f, "workload.qty", 1, ORDER_QTY_MAX, &s->workload.qty, err);
 	return rc;
 }
 
@@ -320,6 +321,10 @@ static int scn_windows(const json_t *v, const char *path, struct scn_adapter_fau
 				    SCN_WINDOWS_MAX);
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		snprintf(p, sizeof(p), "%s[%zu]", path, i);
+		/* a bare n would be the empty window [n, n): "[10, 20]" meant as one window
+		 * must not silently become two windows that never fire */
+		if (!json_is_array(json_array_get(v, i)))
+			return scn_bad(err, p, "must be a [from_ms, to_ms] pair%s", "");
 		rc = scn_range_read(json_array_get(v, i), p, 0, SCN_DURATION_MS_MAX,
 				    &a->outages_ms[i], err);
 		if (rc)
