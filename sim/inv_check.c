@@ -255,7 +255,7 @@ static json_t *inv_get(struct sim_world *w, enum scn_service s, const char *coll
 		       const char *id)
 {
 	/* Read-only use: a reference to the stored document, not a copy. */
-	return json_incref((json_t *)mem_store_peek(w->stores[s], coll, id));
+	return mem_store_view(w->stores[s], coll, id);
 }
 
 static void inv_order_money(struct inv_ctx *c, const char *id, const json_t *od)

@@ -625,7 +625,7 @@ size_t mem_store_count(struct store *s, const char *coll)
 	return c ? c->n : 0;
 }
 
-const json_t *mem_store_peek(struct store *s, const char *coll, const char *id)
+json_t *mem_store_view(struct store *s, const char *coll, const char *id)
 {
 	struct mem_coll *c = coll_find(mem_of(s), coll);
 	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
@@ -633,7 +633,7 @@ const json_t *mem_store_peek(struct store *s, const char *coll, const char *id)
 	if (!d)
 		return NULL;
 	doc_check(d);
-	return d->doc;
+	return json_incref(d->doc);
 }
 
 int mem_store_foreach(struct store *s, const char *coll,
@@ -658,6 +658,70 @@ int mem_store_foreach(struct store *s, const char *coll,
 			return rc;
 	}
 	return 0;
+}
+
+static int mem_doc_ptr_id_cmp(const void *a, const void *b)
+{
+	const struct mem_doc *x = *(const struct mem_doc *const *)a;
+	const struct mem_doc *y = *(const struct mem_doc *const *)b;
+
+	return strcmp(x->id, y->id);
+}
+
+int mem_store_foreach_having(struct store *s, const char *coll, const char *const *fields,
+			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc **pick = NULL;
+	size_t n = 0, cap = 0, kept = 0;
+	int rc = 0;
+
+	ECOM_ASSERT(fn && (fields || n_fields == 0));
+	if (!c)
+		return 0;
+	for (size_t f = 0; f < n_fields; f++) {
+		struct mem_fidx *x = fidx_get(c, fields[f]);
+
+		if (!x) { /* no room for another index: the documents that have it, the slow way */
+			free(pick);
+			pick = NULL;
+			n = 0;
+			for (size_t i = 0; i < c->n; i++)
+				for (size_t g = 0; g < n_fields; g++) {
+					struct mem_fidx probe = { .field = (char *)fields[g] };
+
+					if (fidx_has(&probe, c->dense[i])) {
+						if (n == cap) {
+							cap = cap ? cap * 2 : 64;
+							pick = ecom_xrealloc(pick, cap * sizeof(*pick));
+						}
+						pick[n++] = c->dense[i];
+						break;
+					}
+				}
+			break;
+		}
+		if (x->n == 0)
+			continue;
+		if (n + x->n > cap) {
+			cap = n + x->n;
+			pick = ecom_xrealloc(pick, cap * sizeof(*pick));
+		}
+		memcpy(pick + n, x->docs, x->n * sizeof(*pick));
+		n += x->n;
+	}
+	/* _id order, each document once, as mem_store_foreach would visit them. */
+	if (n)
+		qsort(pick, n, sizeof(*pick), mem_doc_ptr_id_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (kept == 0 || pick[kept - 1] != pick[i])
+			pick[kept++] = pick[i];
+	for (size_t i = 0; i < kept && rc == 0; i++) {
+		doc_check(pick[i]);
+		rc = fn(arg, pick[i]->doc);
+	}
+	free(pick);
+	return rc;
 }
 
 int mem_store_collections(struct store *s, const char ***names, size_t *n)

@@ -16,9 +16,13 @@ struct store *mem_store_new(void);
 
 /* Number of documents in coll (0 if the collection does not exist). */
 size_t mem_store_count(struct store *s, const char *coll);
-/* The stored document itself (borrowed, read-only, valid until the next write to it), or
- * NULL: a get without the copy, for checkers that only read. */
-const json_t *mem_store_peek(struct store *s, const char *coll, const char *id);
+/* A new reference to the stored document itself, read-only (store.h's handoff check
+ * applies), or NULL: a get without the copy, for checkers that only read. */
+json_t *mem_store_view(struct store *s, const char *coll, const char *id);
+/* mem_store_foreach over only the documents that have (non-null) at least one of the
+ * top-level fields, in the same _id order: O(those documents) through the field indexes. */
+int mem_store_foreach_having(struct store *s, const char *coll, const char *const *fields,
+			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg);
 /* Calls fn(arg, doc) for every document of coll in ascending _id order. doc is borrowed and
  * read-only; fn must not modify the store. A nonzero return from fn stops the walk and is
  * returned; otherwise 0. */

@@ -83,6 +83,56 @@ static void test_count_foreach(void **state)
 	store_destroy(s);
 }
 
+/* foreach_having visits exactly the documents with a non-null value in one of the fields, in
+ * _id order, each once; view hands out the stored document without a copy. */
+static void test_foreach_having(void **state)
+{
+	static const char *const fields[] = { "outbox_at", "wake_at" };
+	struct store *s = mem_store_new();
+	struct walk w = { .n = 0 };
+	json_t *d, *v;
+
+	(void)state;
+	assert_int_equal(mem_store_foreach_having(s, "none", fields, 2, walk_fn, &w), 0);
+	assert_int_equal(w.n, 0);
+	insert_doc(s, "c", "d-none", 1);
+	d = json_pack("{s:s, s:i, s:i}", "_id", "d-both", "version", 1, "outbox_at", 5);
+	json_object_set_new(d, "wake_at", json_integer(7));
+	assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+	json_decref(d);
+	d = json_pack("{s:s, s:i, s:i}", "_id", "c-wake", "version", 1, "wake_at", 3);
+	assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+	json_decref(d);
+	d = json_pack("{s:s, s:i, s:n}", "_id", "a-null", "version", 1, "outbox_at");
+	assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+	json_decref(d);
+	d = json_pack("{s:s, s:i, s:i}", "_id", "b-out", "version", 1, "outbox_at", 9);
+	assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+	json_decref(d);
+	assert_int_equal(mem_store_foreach_having(s, "c", fields, 2, walk_fn, &w), 0);
+	assert_int_equal(w.n, 3);
+	assert_string_equal(w.ids[0], "b-out");
+	assert_string_equal(w.ids[1], "c-wake");
+	assert_string_equal(w.ids[2], "d-both");
+	/* A write that drops the field drops the document from the walk. */
+	d = json_pack("{s:s, s:i}", "_id", "b-out", "version", 2);
+	assert_int_equal(store_replace(s, "c", d, 1, NULL), ECOM_OK);
+	v = mem_store_view(s, "c", "b-out");
+	assert_ptr_equal(v, d); /* the handed-over document itself */
+	json_decref(v);
+	json_decref(d);
+	assert_null(mem_store_view(s, "c", "ghost"));
+	w = (struct walk){ .n = 0 };
+	assert_int_equal(mem_store_foreach_having(s, "c", fields, 2, walk_fn, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.ids[0], "c-wake");
+	assert_string_equal(w.ids[1], "d-both");
+	w = (struct walk){ .stop_after = 1 };
+	assert_int_equal(mem_store_foreach_having(s, "c", fields, 2, walk_fn, &w), 42);
+	assert_int_equal(w.n, 1);
+	store_destroy(s);
+}
+
 static void test_collections(void **state)
 {
 	struct store *s = mem_store_new();
@@ -298,6 +348,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_count_foreach),
+		cmocka_unit_test(test_foreach_having),
 		cmocka_unit_test(test_collections),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_field_index),
