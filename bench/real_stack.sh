@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# bench/real_stack.sh — benchmarks of the five services on the real stack (Kafka + FerretDB at
-# $ECOM_KAFKA / $ECOM_MONGO) and of the HTTP front door. Prints everything it measures, with
+# bench/real_stack.sh — benchmarks of the five services on the real stack (Kafka + FerretDB, on
+# SQLite or PostgreSQL, at $ECOM_KAFKA / $ECOM_MONGO) and of the HTTP front door. Prints everything it measures, with
 # the exact commands, into a work dir (default /tmp/ecom-real-bench.XXXX, kept) and a summary
 # on stdout. Every process it starts is remembered by pid and stopped by pid on exit.
 #
 # Usage: bench/real_stack.sh [--ecom PATH] [--rates "2 5"] [--duration S] [--drain S]
+#                            [--concurrency N] [--store-docs "100 5000"] [--skip-store]
 #                            [--skip-e2e] [--skip-http]
 # Needs: ecom and ecom-check and bench-store-cas next to each other (ECOM_BACKENDS=ON build),
 # curl, python3, flock. The ecom namespace on the stack must be empty (ecom-check namespace);
@@ -16,10 +17,13 @@
 # Figures:
 #  1. per rate R: `ecom load --rate R --duration S`, then how many of those orders were
 #     terminal (SHIPPED/CANCELLED in the order store and the read model) when the load ended
-#     and how long the rest took; CPU seconds of each process (/proc/PID/stat) in the window.
+#     and how long the rest took (orders/s = accepted / (load + drain time)); CPU seconds of
+#     each process (/proc/PID/stat) in the window: the services, Kafka, FerretDB and, when
+#     FerretDB runs on PostgreSQL, the postmaster with all its backends.
 #  2. per rate: order->terminal latency from the read model's projections (timeline `at` of
 #     OrderCreated to the terminal event's `at`; and createdAt -> updatedAt).
-#  3. bench-store-cas: insert/s and get+replace(version)/s of backends/mongo on this store.
+#  3. bench-store-cas: insert/s and get+replace(version)/s of backends/mongo on this store, on
+#     collections of each --store-docs size (CAS round-robin over all of them).
 #  4. HTTP POST /orders with ecom load (bounded request counts): `ecom serve all` in memory and the
 #     order service on the real stack.
 #  5. VmHWM of each service process.
@@ -30,6 +34,9 @@ ecom=$root/build-n/ecom
 rates="2 5"
 duration=20
 drain=90
+concurrency=8
+store_docs="100 5000"
+skip_store=0
 skip_e2e=0
 skip_http=0
 while [ $# -gt 0 ]; do
@@ -38,6 +45,9 @@ while [ $# -gt 0 ]; do
 	--rates) rates=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--drain) drain=$2; shift 2 ;;
+	--concurrency) concurrency=$2; shift 2 ;;
+	--store-docs) store_docs=$2; shift 2 ;;
+	--skip-store) skip_store=1; shift ;;
 	--skip-e2e) skip_e2e=1; shift ;;
 	--skip-http) skip_http=1; shift ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
@@ -92,20 +102,42 @@ log "kafka $ECOM_KAFKA mongo $ECOM_MONGO ecom $ecom"
 cpu_ticks() { # cpu_ticks PID -> utime+stime in clock ticks
 	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
 }
+# A process tree (PostgreSQL: the postmaster forks a backend per connection): the root's own
+# and reaped children's ticks plus those of its live children.
+cpu_ticks_tree() { # cpu_ticks_tree PID
+	local self kids
+	self=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat" 2>/dev/null || echo 0)
+	kids=$(cat /proc/[0-9]*/stat 2>/dev/null |
+		awk -v p="$1" '{ sub(/^.*\) /, ""); if ($2 == p) s += $12 + $13 } END { print s + 0 }')
+	echo $((self + kids))
+}
+watch_ticks() { # watch_ticks NAME=PID
+	case ${1%%=*} in
+	postgres) cpu_ticks_tree "${1#*=}" ;;
+	*) cpu_ticks "${1#*=}" ;;
+	esac
+}
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+listener_pid() { ss -ltnpH "sport = :$1" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
 stack_pids() { # the stack's processes by their listening port (ss), "name=pid" words
-	local kport=${ECOM_KAFKA##*:} mport=${ECOM_MONGO##*:}
+	local kport=${ECOM_KAFKA##*:} mport=${ECOM_MONGO##*:} fpid pgport
 	mport=${mport%%/*}
-	printf 'kafka=%s ferretdb=%s' \
-		"$(ss -ltnpH "sport = :$kport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)" \
-		"$(ss -ltnpH "sport = :$mport" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)"
+	fpid=$(listener_pid "$mport")
+	printf 'kafka=%s ferretdb=%s' "$(listener_pid "$kport")" "$fpid"
+	# FerretDB on PostgreSQL: its --postgresql-url names the port of the postmaster
+	pgport=$(tr '\0' '\n' <"/proc/$fpid/cmdline" 2>/dev/null |
+		sed -n 's|^--postgresql-url=.*@[^:/]*:\([0-9]*\)/.*|\1|p')
+	[ -n "$pgport" ] && printf ' postgres=%s' "$(listener_pid "$pgport")"
 }
 
 # ---- 3. the store's own rate --------------------------------------------------------------------
-log "store: $cas $ECOM_MONGO bench_store_cas 100 10 0   (100 docs, 10 s of get+replace)"
-"$cas" "$ECOM_MONGO" bench_store_cas 100 10 0 2>/dev/null | tee -a "$work/summary.txt"
-log "store: $cas $ECOM_MONGO bench_store_cas 100 10 3   (3 s of inserts first: a fuller collection)"
-"$cas" "$ECOM_MONGO" bench_store_cas 100 10 3 2>/dev/null | tee -a "$work/summary.txt"
+log "stack processes: $(stack_pids)"
+if [ "$skip_store" = 0 ]; then
+	for n in $store_docs; do
+		log "store: $cas $ECOM_MONGO bench_store_cas $n 10 0   ($n docs, 10 s of get+replace over all of them)"
+		"$cas" "$ECOM_MONGO" bench_store_cas "$n" 10 0 2>/dev/null | tee -a "$work/summary.txt"
+	done
+fi
 
 [ "$skip_e2e" = 1 ] && [ "$skip_http" = 1 ] && exit 0
 
@@ -181,17 +213,17 @@ if [ "$skip_e2e" = 0 ]; then
 	for r in $rates; do
 		ids=$work/rate-$r.ids
 		declare -A c0=()
-		for w in $watch; do c0[${w%%=*}]=$(cpu_ticks "${w#*=}"); done
+		for w in $watch; do c0[${w%%=*}]=$(watch_ticks "$w"); done
 		ls0=$(date +%s.%N)
-		log "e2e rate $r: $ecom load --rate $r --duration $duration --url $order --concurrency 8 --timeout-ms 30000 --ids-file $ids"
-		"$ecom" load --rate "$r" --duration "$duration" --url "$order" --concurrency 8 \
+		log "e2e rate $r: $ecom load --rate $r --duration $duration --url $order --concurrency $concurrency --timeout-ms 30000 --ids-file $ids"
+		"$ecom" load --rate "$r" --duration "$duration" --url "$order" --concurrency "$concurrency" \
 			--timeout-ms 30000 --ids-file "$ids" >"$work/load-$r.out" 2>/dev/null
 		ls1=$(date +%s.%N)
 		read -r t_ord t_rm <<<"$(terminal_count "$ids")"
 		acc=$(sort -u "$ids" | wc -l)
 		cpu=
 		for w in $watch; do
-			cpu="$cpu ${w%%=*} $(awk -v a="${c0[${w%%=*}]}" -v b="$(cpu_ticks "${w#*=}")" -v t="$ls0" -v u="$ls1" 'BEGIN { printf "%.0f%%", 100 * (b - a) / 100 / (u - t) }')"
+			cpu="$cpu ${w%%=*} $(awk -v a="${c0[${w%%=*}]}" -v b="$(watch_ticks "$w")" -v t="$ls0" -v u="$ls1" 'BEGIN { printf "%.0f%%", 100 * (b - a) / 100 / (u - t) }')"
 		done
 		log "  load: $(tail -n 1 "$work/load-$r.out")"
 		log "  at the end of the load ($(awk -v a="$ls0" -v b="$ls1" 'BEGIN{printf "%.1f", b-a}') s): $acc accepted, $t_ord terminal in the order store, ${t_rm:-?} in the read model"
@@ -204,7 +236,9 @@ if [ "$skip_e2e" = 0 ]; then
 			[ $(($(date +%s) - dstart)) -ge "$drain" ] && break
 			sleep 2
 		done
+		dend=$(date +%s.%N)
 		log "  drained to $t_ord/$t_rm of $acc terminal $(($(date +%s) - dstart)) s after the load ended (bound ${drain}s)"
+		log "  end to end: ${t_rm:-0} terminal (read model) in $(awk -v a="$ls0" -v b="$dend" 'BEGIN{printf "%.1f", b-a}') s from the load's start = $(awk -v n="${t_rm:-0}" -v a="$ls0" -v b="$dend" 'BEGIN{printf "%.1f", n/(b-a)}') orders/s"
 		latency "$ids" | tee -a "$work/summary.txt"
 		hw=
 		for n in $names; do hw="$hw $n $(($(hwm "${pid[$n]}") / 1024)) MiB;"; done
