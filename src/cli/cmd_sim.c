@@ -51,10 +51,12 @@ static void sim_usage(FILE *out)
 		"                       store/broker call (what `ecom sim crashpoints` prints)\n"
 		"\n"
 		"exit status: 0 the scenario's expectations were met (expect.violations fired\n"
-		"exactly, expect.min_* reached), 1 they were not, 2 bad scenario or usage (the\n"
-		"message names the key and the problem). The last line of stdout is one JSON\n"
-		"object: scenario, seed, orders, shipped, cancelled, stuck, deliveries, duplicates,\n"
-		"crashes, sim_ms, wall_ms, trace_hash, violations [{invariant, detail}], ...\n"
+		"exactly, expect.min_* reached), 1 they were not (or the --trace or --report file\n"
+		"could not be written, or --check-determinism found a difference), 2 bad scenario\n"
+		"or usage (the message names the key and the problem). The last line of stdout is\n"
+		"one JSON object: scenario, seed, orders, shipped, cancelled, stuck, deliveries,\n"
+		"duplicates, crashes, sim_ms, wall_ms, trace_hash, violations [{invariant, detail}],\n"
+		"...\n"
 		"A failing run prints the command that reproduces it.\n");
 }
 

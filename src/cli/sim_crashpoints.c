@@ -57,7 +57,8 @@ static void cp_usage(FILE *out)
 		"Ends with \"crashpoints: R runs, F failed\".\n"
 		"\n"
 		"exit status: 0 every crash point passed, 1 some failed (or the scenario fails\n"
-		"without any crash), 2 bad usage or scenario.\n", CP_MAX_K_DEFAULT);
+		"without any crash), 2 bad usage or scenario, or a run could not be started.\n",
+		CP_MAX_K_DEFAULT);
 }
 
 static int cp_parse(int argc, char **argv, struct cp_args *a)

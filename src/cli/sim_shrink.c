@@ -179,7 +179,8 @@ static void shrink_usage(FILE *out)
 		"\n"
 		"exit status: 0 a smaller scenario that fails the same way was written, 1 the\n"
 		"original does not fail (no invariant fires) or nothing could be removed (OUT.json\n"
-		"is still written), 2 bad usage or scenario.\n", SHRINK_RUNS_DEFAULT);
+		"is still written), 2 bad usage or scenario, or a run could not be started.\n",
+		SHRINK_RUNS_DEFAULT);
 }
 
 static int shrink_parse(int argc, char **argv, struct shrink *sh)

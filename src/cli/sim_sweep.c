@@ -546,7 +546,8 @@ static void sweep_usage(FILE *out)
 		"\n"
 		"Ends with \"sweep: N seeds, F failed, X seeds/s\" and the saga-path coverage summed\n"
 		"over the seeds (paths no seed reached are a coverage gap).\n"
-		"exit status: 0 every seed passed, 1 some failed, 2 bad usage or scenario.\n");
+		"exit status: 0 every seed passed, 1 some failed, 2 bad usage or scenario (also\n"
+		"when a seed's run found it bad, or could not be started).\n");
 }
 
 static int sweep_parse_range(const char *s, int64_t *lo, int64_t *hi)
