@@ -88,8 +88,10 @@ void workload_arrival(struct sim_world *w)
 	json_t *items;
 	int64_t total = 0;
 
-	if (w->phase != PHASE_RUN || w->n_orders >= s->workload.orders)
+	if (w->phase != PHASE_RUN)
 		return;
+	/* the next arrival is scheduled only while orders remain to be created */
+	ECOM_ASSERT(w->n_orders < s->workload.orders);
 	o = &w->orders[w->n_orders++];
 	rng_uuid(&w->workload_rng, o->id);
 	n = workload_pick_skus(w, idx,
@@ -128,8 +130,8 @@ void workload_create(struct sim_world *w, int64_t i)
 	json_t *resp = NULL;
 	int rc = ECOM_UNAVAILABLE;
 
-	if (o->state != 0)
-		return;
+	/* one creation attempt is scheduled at a time, and only while the order is pending */
+	ECOM_ASSERT(o->state == 0);
 	o->attempts++;
 	ecom_err_clear(&err);
 	in = world_pick(w, SCN_SVC_ORDER, &w->rr_order);
