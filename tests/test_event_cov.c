@@ -98,8 +98,9 @@ static void test_envelope_field_types(void **state)
 		       "headers.arr: must be a string, number or boolean");
 
 	/* Every scalar header type is fine; null headers and null causation read as absent. */
-	assert_int_equal(parse_with("headers", "{\"s\":\"v\",\"i\":3,\"r\":1.5,\"t\":true,\"f\":false}",
-				    &e, &err),
+	assert_int_equal(parse_with("headers",
+				    "{\"s\":\"v\",\"i\":3,\"r\":1.5,\"t\":true,\"f\":false}", &e,
+				    &err),
 			 ECOM_OK);
 	assert_int_equal(json_object_size(e.headers), 5);
 	assert_string_equal(e.causation_id, "x-1");

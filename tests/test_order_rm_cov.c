@@ -286,16 +286,17 @@ static void send(struct fx *f, enum event_type t, const char *id, int a)
 		break;
 	case EV_PAYMENT_AUTHORIZED:
 		snprintf(json, sizeof(json),
-			 "{\"orderId\":\"%s\",\"amount\":20,\"authId\":\"au\",\"attempt\":%d}", id, a);
+			 "{\"orderId\":\"%s\",\"amount\":20,\"authId\":\"au\","
+			 "\"attempt\":%d}", id, a);
 		break;
 	case EV_PAYMENT_REFUNDED:
 		snprintf(json, sizeof(json),
-			 "{\"orderId\":\"%s\",\"amount\":20,\"refundId\":\"rf\",\"attempt\":%d}", id,
-			 a);
+			 "{\"orderId\":\"%s\",\"amount\":20,\"refundId\":\"rf\","
+			 "\"attempt\":%d}", id, a);
 		break;
 	default:
-		snprintf(json, sizeof(json), "{\"orderId\":\"%s\",\"reason\":\"test\",\"attempt\":%d}",
-			 id, a);
+		snprintf(json, sizeof(json),
+			 "{\"orderId\":\"%s\",\"reason\":\"test\",\"attempt\":%d}", id, a);
 		break;
 	}
 	assert_int_equal(harness_publish_json(f->h, t, id, json, NULL), ECOM_OK);
@@ -382,15 +383,15 @@ static void test_order_id_characters(void **state)
 
 	for (size_t i = 0; i < ECOM_ARRAY_LEN(ok); i++) {
 		snprintf(body, sizeof(body),
-			 "{\"orderId\":\"%s\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],\"total\":10}",
-			 ok[i]);
+			 "{\"orderId\":\"%s\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],"
+			 "\"total\":10}", ok[i]);
 		assert_int_equal(create(f, f->o, body, id, &err), ECOM_OK);
 		assert_string_equal(id, ok[i]);
 	}
 	for (size_t i = 0; i < ECOM_ARRAY_LEN(bad); i++) {
 		snprintf(body, sizeof(body),
-			 "{\"orderId\":\"%s\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],\"total\":10}",
-			 bad[i]);
+			 "{\"orderId\":\"%s\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],"
+			 "\"total\":10}", bad[i]);
 		ecom_err_clear(&err);
 		assert_int_equal(create(f, f->o, body, id, &err), ECOM_INVALID);
 		assert_string_equal(err.msg, "orderId: 1..128 chars of [A-Za-z0-9._:-]");
@@ -398,16 +399,19 @@ static void test_order_id_characters(void **state)
 	/* 129 characters, and a non-string. */
 	memset(id, 0, sizeof(id));
 	snprintf(body, sizeof(body),
-		 "{\"orderId\":\"%0129d\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],\"total\":10}", 7);
+		 "{\"orderId\":\"%0129d\",\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],"
+		 "\"total\":10}", 7);
 	assert_int_equal(create(f, f->o, body, NULL, &err), ECOM_INVALID);
 	assert_int_equal(create(f, f->o,
-				"{\"orderId\":42,\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],\"total\":10}",
+				"{\"orderId\":42,\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],"
+				"\"total\":10}",
 				NULL, &err),
 			 ECOM_INVALID);
 	assert_string_equal(err.msg, "orderId: 1..128 chars of [A-Za-z0-9._:-]");
 	/* null means "draw one". */
 	assert_int_equal(create(f, f->o,
-				"{\"orderId\":null,\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],\"total\":10}",
+				"{\"orderId\":null,\"items\":[{\"sku\":\"SKU-2\",\"qty\":1}],"
+				"\"total\":10}",
 				id, &err),
 			 ECOM_OK);
 	assert_int_equal(strlen(id), 36);
@@ -422,8 +426,9 @@ static void test_order_body_shapes(void **state)
 
 	assert_int_equal(create(f, f->o, "[1,2]", NULL, &err), ECOM_INVALID);
 	assert_string_equal(err.msg, "body: must be a JSON object");
-	assert_int_equal(create(f, f->o, "{\"items\":[{\"sku\":\"SKU-1\",\"qty\":1},5],\"total\":20}",
-				NULL, &err),
+	assert_int_equal(create(f, f->o,
+				"{\"items\":[{\"sku\":\"SKU-1\",\"qty\":1},5],\"total\":20}", NULL,
+				&err),
 			 ECOM_INVALID);
 	assert_string_equal(err.msg, "items[1]: must be an object {sku, qty}");
 	/* Without an error struct the refusal is the same, only unexplained. */
@@ -728,7 +733,8 @@ static void test_order_history_bound(void **state)
 static void test_order_older_layout(void **state)
 {
 	struct fx *f = *state;
-	json_t *old = parse("{\"_id\":\"old\",\"version\":1,\"orderId\":\"old\",\"status\":\"CREATED\","
+	json_t *old = parse("{\"_id\":\"old\",\"version\":1,\"orderId\":\"old\","
+			    "\"status\":\"CREATED\","
 			    "\"seq\":0,\"attempt\":0,\"total\":2000,"
 			    "\"items\":[{\"sku\":\"SKU-1\",\"qty\":2}]}"),
 	       *d;
@@ -813,7 +819,8 @@ static void test_order_wake_edges(void **state)
 	assert_int_equal(harness_count_for_order(f->h, EV_STEP_TIMEOUT, "later"), 0);
 
 	snprintf(text, sizeof(text),
-		 "{\"_id\":\"stuck\",\"version\":1,\"orderId\":\"stuck\",\"status\":\"PAYMENT_FAILED\","
+		 "{\"_id\":\"stuck\",\"version\":1,\"orderId\":\"stuck\","
+		 "\"status\":\"PAYMENT_FAILED\","
 		 "\"attempt\":0,\"step\":\"compensation\",\"stuck\":true,\"deadline_us\":1,"
 		 "\"wake_at\":%lld}",
 		 (long long)(now + T_LONG_US));
@@ -846,7 +853,8 @@ static void test_order_fold_unknown_fact(void **state)
 
 	create_id(f, "u");
 	envelope_init(&e, harness_rng(f->h), T_WALL_MS, EV_STEP_TIMEOUT, "u",
-		      parse("{\"orderId\":\"u\",\"step\":\"inventory\",\"attempt\":0}"), NULL, NULL);
+		      parse("{\"orderId\":\"u\",\"step\":\"inventory\",\"attempt\":0}"), NULL,
+		      NULL);
 	assert_int_equal(runtime_exec(f->rt, "orders", "u", handle_fn, &c, NULL), ECOM_OK);
 	envelope_deinit(&e);
 	assert_string_equal(ostr(f, "u", "status", s), "CREATED");
@@ -917,7 +925,8 @@ static void test_rm_dead_letter_positions(void **state)
 	send_dead_letter(f, headers, DL_PAYLOAD("B"), ev3);
 	/* The Node demo's: no headers, no payload (the original was not JSON), raw bytes. */
 	send_dead_letter(f, "{}",
-			 "{\"originalType\":\"payment.PaymentFailed.v1\",\"originalEventId\":\"e9\","
+			 "{\"originalType\":\"payment.PaymentFailed.v1\","
+			 "\"originalEventId\":\"e9\","
 			 "\"error\":\"bad json\",\"raw\":\"{oops\"}",
 			 ev4);
 	quiet(f);
@@ -967,14 +976,16 @@ static void test_rm_dead_letter_queries(void **state)
 	char id[160];
 
 	for (int i = 0; i < 3; i++) {
-		snprintf(id, sizeof(id), "{\"x-original-topic\":\"T\",\"x-original-partition\":\"0\","
+		snprintf(id, sizeof(id),
+			 "{\"x-original-topic\":\"T\",\"x-original-partition\":\"0\","
 			 "\"x-original-offset\":\"%d\"}", i);
 		send_dead_letter(f, id, i < 2 ? DL_PAYLOAD("A") : DL_PAYLOAD("B"), NULL);
 	}
 	send_dead_letter(f,
 			 "{\"x-original-topic\":\"T\",\"x-original-partition\":\"0\","
 			 "\"x-original-offset\":\"3\"}",
-			 "{\"originalType\":\"t\",\"originalEventId\":\"e\",\"error\":\"x\"}", NULL);
+			 "{\"originalType\":\"t\",\"originalEventId\":\"e\",\"error\":\"x\"}",
+			 NULL);
 	quiet(f);
 	assert_int_equal(read_model_dlq_list(f->rm, "T", "A", 0, &out, &err), ECOM_OK);
 	assert_int_equal(json_array_size(out), 2);

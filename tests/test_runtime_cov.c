@@ -464,7 +464,7 @@ static void test_cause_of_handlers_and_commands(void **state)
 static void test_relay_headers_and_order(void **state)
 {
 	struct fx *f = *state;
-	json_t *outbox = json_array(), *d;
+	json_t *outbox = json_array(), *d, *ev;
 	struct broker_msg m;
 	char headers[1024];
 	size_t n;
@@ -517,11 +517,8 @@ static void test_relay_headers_and_order(void **state)
 	d = doc(f, "stranded");
 	assert_int_equal(jsonx_int_or(d, "outbox_n", -1), 2);
 	assert_int_equal(jsonx_int_or(d, "outbox_at", -1), 12);
-	assert_string_equal(jsonx_str_or(json_object_get(json_array_get(json_object_get(d, "outbox"),
-									  1),
-							 "event"),
-					 "eventId", ""),
-			    "e4");
+	ev = json_object_get(json_array_get(json_object_get(d, "outbox"), 1), "event");
+	assert_string_equal(jsonx_str_or(ev, "eventId", ""), "e4");
 	json_decref(d);
 }
 
@@ -734,7 +731,8 @@ static void test_dead_letter_payload_shapes(void **state)
 	run(f, 2 * GRACE_US);
 	assert_int_equal(harness_publish_raw(f->h, "inventory.InventoryFailed.v1", "k",
 					     "{\"eventId\":\"ev9\",\"correlationId\":\"corr9\","
-					     "\"type\":\"inventory.InventoryFailed.v1\",\"version\":2,"
+					     "\"type\":\"inventory.InventoryFailed.v1\","
+					     "\"version\":2,"
 					     "\"payload\":{\"orderId\":\"o9\"}}"),
 			 ECOM_OK);
 	run(f, 2 * GRACE_US);
@@ -787,7 +785,8 @@ static void test_timer_only_service(void **state)
 	int64_t in = 3 * GRACE_US;
 
 	(void)state;
-	assert_int_equal(mem_cluster_group_members(harness_cluster(f->h), "rtc-timers-service-group"),
+	assert_int_equal(mem_cluster_group_members(harness_cluster(f->h),
+						   "rtc-timers-service-group"),
 			 0);
 	assert_int_equal(runtime_exec(f->rt, COLL, "t1", arm_fn, &in, NULL), ECOM_OK);
 	assert_int_equal(doc_int(f, "t1", "wake_at"), harness_clock(f->h)->now_us + in);
