@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -695,6 +696,15 @@ static void child_assert(void)
 	ECOM_ASSERT(answer == 42);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define ECOM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ECOM_TEST_ASAN 1
+#endif
+#endif
+
+#ifndef ECOM_TEST_ASAN /* ASan reports an impossible allocation itself */
 static void child_oom_malloc(void)
 {
 	volatile size_t n = SIZE_MAX - 8;
@@ -715,13 +725,6 @@ static void child_oom_realloc(void)
 
 	free(ecom_xrealloc(NULL, n));
 }
-
-#if defined(__SANITIZE_ADDRESS__)
-#define ECOM_TEST_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ECOM_TEST_ASAN 1
-#endif
 #endif
 
 static void test_ecom_aborts(void **state)
@@ -1702,7 +1705,1317 @@ static void test_app_without_sse_listener(void **state)
 	ax_free(x);
 }
 
-/* @@SERVER@@ */
+/* ==== 4. sockets: scripted servers, the HTTP server, the forwarding client, JWT ============= */
+
+#define NET_WAIT_MS 5000 /* the longest any socket step of these tests may take */
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* A listening socket on 127.0.0.1 with an ephemeral port. */
+static int listen_any(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 256), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+#ifdef ECOM_HAVE_BACKENDS /* raw clients, for the libmicrohttpd server */
+/* A blocking client socket connected to 127.0.0.1:port (rcvbuf > 0: that receive buffer). */
+static int connect_to_port(int port, int rcvbuf)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (rcvbuf > 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+static void send_str(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+
+		assert_true(w > 0);
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Reads into buf (appending at *len) until needle shows up, EOF, or wait_ms pass.
+ * Returns 1 if needle was seen, 0 otherwise; *eof set on EOF. */
+static int read_until(int fd, char *buf, size_t cap, size_t *len, const char *needle,
+		      int wait_ms, int *eof)
+{
+	int64_t deadline = now_ms() + wait_ms;
+
+	*eof = 0;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int64_t left = deadline - now_ms();
+		ssize_t n;
+
+		buf[*len] = '\0';
+		if (needle && strstr(buf, needle))
+			return 1;
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			return 0;
+		if (*len + 1 >= cap) { /* keep the tail: the stream may be long */
+			memmove(buf, buf + cap / 2, *len - cap / 2);
+			*len -= cap / 2;
+		}
+		n = recv(fd, buf + *len, cap - *len - 1, 0);
+		if (n <= 0) {
+			buf[*len] = '\0';
+			*eof = 1;
+			return needle && strstr(buf, needle);
+		}
+		*len += (size_t)n;
+	}
+}
+#endif
+
+/* ---- children: every server of these tests is a forked child ------------------------------- */
+
+#define KIDS_MAX 8
+#define KID_LIFE_S 60 /* a child outliving this is stuck: SIGALRM ends it */
+
+static pid_t kids[KIDS_MAX];
+
+/* In the child right after fork: it dies with the parent (a failed assertion in the parent
+ * must not leave a server running) and after KID_LIFE_S at the latest. */
+static void kid_init(pid_t parent)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(9);
+	alarm(KID_LIFE_S);
+}
+
+static void kid_add(pid_t pid)
+{
+	for (int i = 0; i < KIDS_MAX; i++) {
+		if (!kids[i]) {
+			kids[i] = pid;
+			return;
+		}
+	}
+	fail_msg("too many children");
+}
+
+static void kid_forget(pid_t pid)
+{
+	for (int i = 0; i < KIDS_MAX; i++)
+		if (kids[i] == pid)
+			kids[i] = 0;
+}
+
+/* Teardown of every socket test: children a failed test left behind are killed and reaped. */
+static int kids_reap(void **state)
+{
+	(void)state;
+	for (int i = 0; i < KIDS_MAX; i++) {
+		if (kids[i]) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+			kids[i] = 0;
+		}
+	}
+	return 0;
+}
+
+/* ---- scripted raw servers (a forked child per script) -------------------------------------- */
+
+#define PAUSE "\x01" /* in an answer: flush and wait 60 ms before the rest */
+
+struct fake_conn {
+	const char *answer; /* NULL: read the request, answer nothing, hold the connection */
+	size_t big;         /* then this many 'x' bytes */
+	const char *tail;   /* then this */
+	int hold_ms;        /* keep the connection open this long before closing */
+	int no_read;        /* answer without reading the request first */
+	int drain;          /* read the whole body (Content-Length), slowly at first */
+	int reset;          /* after reading the request, close with a TCP reset */
+};
+
+struct fake_srv {
+	pid_t pid;
+	int port;
+};
+
+static void fake_write(int fd, const char *s)
+{
+	const char *p;
+
+	while ((p = strchr(s, PAUSE[0]))) {
+		if (p > s && send(fd, s, (size_t)(p - s), MSG_NOSIGNAL) < 0)
+			return;
+		sleep_ms(60);
+		s = p + 1;
+	}
+	if (*s)
+		(void)send(fd, s, strlen(s), MSG_NOSIGNAL);
+}
+
+static void fake_serve(int lfd, const struct fake_conn *conns, size_t n)
+{
+	char req[65536];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct fake_conn *c = &conns[i];
+		int fd = accept(lfd, NULL, NULL);
+		size_t got = 0;
+
+		if (fd < 0)
+			_exit(1);
+		while (!c->no_read && got < sizeof(req) - 1) {
+			ssize_t r = recv(fd, req + got, sizeof(req) - 1 - got, 0);
+
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			req[got] = '\0';
+			if (strstr(req, "\r\n\r\n"))
+				break;
+		}
+		if (c->drain) {
+			const char *cl = strstr(req, "Content-Length: "), *end = strstr(req, "\r\n\r\n");
+			size_t want = cl && end ? strtoul(cl + 16, NULL, 10) + (size_t)(end + 4 - req) : 0;
+
+			sleep_ms(100); /* let the sender fill the socket and wait */
+			while (got < want) {
+				ssize_t r = recv(fd, req, sizeof(req), 0);
+
+				if (r <= 0)
+					break;
+				got += (size_t)r;
+			}
+		}
+		if (c->reset) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(fd);
+			continue;
+		}
+		if (!c->answer) {
+			sleep_ms(c->hold_ms ? c->hold_ms : 3000);
+			close(fd);
+			continue;
+		}
+		fake_write(fd, c->answer);
+		for (size_t k = 0; k < c->big; k += 65536) {
+			static char xs[65536];
+			size_t m = c->big - k < sizeof(xs) ? c->big - k : sizeof(xs);
+
+			memset(xs, 'x', sizeof(xs));
+			if (send(fd, xs, m, MSG_NOSIGNAL) < 0)
+				break;
+		}
+		if (c->tail)
+			fake_write(fd, c->tail);
+		if (c->hold_ms)
+			sleep_ms(c->hold_ms);
+		close(fd);
+	}
+	_exit(0);
+}
+
+static void fake_srv_start(struct fake_srv *f, const struct fake_conn *conns, size_t n)
+{
+	int lfd = listen_any(&f->port);
+	pid_t parent = getpid();
+
+	fflush(NULL);
+	f->pid = fork();
+	assert_true(f->pid >= 0);
+	if (f->pid == 0) {
+		kid_init(parent);
+		fake_serve(lfd, conns, n);
+	}
+	kid_add(f->pid);
+	close(lfd);
+}
+
+static void fake_srv_stop(struct fake_srv *f)
+{
+	int status;
+
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, &status, 0);
+	kid_forget(f->pid);
+}
+
+#ifdef ECOM_HAVE_BACKENDS
+
+/* ---- the libmicrohttpd server in a child, driven over sockets --------------------------------- */
+
+static volatile sig_atomic_t hs_stop;
+static struct http_server *hs_srv;   /* the child's logging server */
+static int64_t hs_jump_us;           /* added to the clock passed to http_server_tick */
+static int hs_logs, hs_closed;       /* access-log lines, of which SSE streams closed */
+
+static void hs_on_term(int sig)
+{
+	(void)sig;
+	hs_stop = 1;
+}
+
+static void hs_log(void *arg, const char *service, const char *method, const char *path,
+		   int status, const char *route)
+{
+	(void)arg;
+	(void)service;
+	(void)method;
+	(void)path;
+	(void)route;
+	hs_logs++;
+	if (status == 0)
+		hs_closed++;
+}
+
+/* POST /orders runs a command on the server: publish, flood, tick, count. */
+static int hs_cmd(void *arg, json_t *body, json_t **resp, int *created, struct ecom_err *err)
+{
+	const char *cmd = jsonx_str_or(body, "cmd", "");
+
+	(void)arg;
+	*created = 0;
+	if (strcmp(cmd, "publish") == 0) {
+		http_server_sse_publish(hs_srv, jsonx_str_or(body, "order", ""),
+					jsonx_str(body, "id"), jsonx_str_or(body, "data", "{}"));
+	} else if (strcmp(cmd, "flood") == 0) {
+		char data[1100];
+
+		memset(data, 'f', sizeof(data) - 1);
+		data[0] = '"';
+		data[sizeof(data) - 2] = '"';
+		data[sizeof(data) - 1] = '\0';
+		for (int64_t i = 0; i < jsonx_int_or(body, "n", 0); i++)
+			http_server_sse_publish(hs_srv, jsonx_str_or(body, "order", ""), NULL, data);
+	} else if (strcmp(cmd, "tick") == 0) {
+		hs_jump_us += HTTP_SSE_KEEPALIVE_US + 1000000;
+	} else if (strcmp(cmd, "count") != 0) {
+		return ecom_err_set(err, ECOM_INVALID, "cmd: unknown");
+	}
+	*resp = json_pack("{s:I,s:i,s:i}", "streams", (json_int_t)http_server_sse_count(hs_srv),
+			  "logs", hs_logs, "closed", hs_closed);
+	return ECOM_OK;
+}
+
+static int hs_timeline(void *arg, const char *id, json_t **entries, struct ecom_err *err)
+{
+	(void)arg;
+	if (strcmp(id, "none") == 0)
+		return ecom_err_set(err, ECOM_NOT_FOUND, "no such order");
+	*entries = json_pack("[{s:s},{s:s}]", "eventId", "e1", "eventId", "e2");
+	return ECOM_OK;
+}
+
+static int hs_list(void *arg, const char *status, size_t limit, json_t **out,
+		   struct ecom_err *err)
+{
+	(void)arg;
+	(void)err;
+	*out = json_pack("[{s:s,s:I}]", "status", status ? status : "(any)", "limit",
+			 (json_int_t)limit);
+	return ECOM_OK;
+}
+
+static int hs_get(void *arg, const char *id, json_t **out, struct ecom_err *err)
+{
+	(void)arg;
+	(void)err;
+	*out = json_pack("{s:s}", "_id", id);
+	return ECOM_OK;
+}
+
+static const struct http_api hs_api = {
+	.service = "read-model", .order_create = hs_cmd, .order_get = hs_get,
+	.rm_list = hs_list, .rm_get = hs_get, .rm_timeline = hs_timeline,
+};
+
+static int64_t hs_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The child: two servers (one logging, one not) until SIGTERM, then a clean stop and exit()
+ * (so that gcov writes what it ran). Their ports go to wfd. */
+static void hs_child(int wfd)
+{
+	struct http_server_config ca = {.bind_addr = "127.0.0.1", .api = &hs_api, .log = hs_log};
+	struct http_server_config cb = {.api = &hs_api};
+	struct http_server *b;
+	struct sigaction sa;
+	int ports[2];
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = hs_on_term; /* no SA_RESTART: select returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	hs_srv = http_server_new(&ca, NULL);
+	b = http_server_new(&cb, NULL);
+	if (!hs_srv || !b)
+		_exit(3);
+	ports[0] = http_server_port(hs_srv);
+	ports[1] = http_server_port(b);
+	if (write(wfd, ports, sizeof(ports)) != (ssize_t)sizeof(ports))
+		_exit(4);
+	close(wfd);
+	while (!hs_stop) {
+		fd_set rs, ws, es;
+		int max_fd = -1;
+		int64_t t = http_server_timeout_ms(hs_srv), tb; /* before fdset: sees resumes */
+		struct timeval tv;
+
+		http_server_tick(hs_srv, hs_mono_us() + hs_jump_us);
+		http_server_tick(b, hs_mono_us() + hs_jump_us);
+		FD_ZERO(&rs);
+		FD_ZERO(&ws);
+		FD_ZERO(&es);
+		http_server_fdset(hs_srv, &rs, &ws, &es, &max_fd);
+		http_server_fdset(b, &rs, &ws, &es, &max_fd);
+		tb = http_server_timeout_ms(b);
+		if (t < 0 || t > 50)
+			t = 50;
+		if (tb >= 0 && tb < t)
+			t = tb;
+		tv.tv_sec = 0;
+		tv.tv_usec = (suseconds_t)t * 1000;
+		if (select(max_fd + 1, &rs, &ws, &es, &tv) < 0) {
+			FD_ZERO(&rs);
+			FD_ZERO(&ws);
+			FD_ZERO(&es);
+		}
+		http_server_run(hs_srv, &rs, &ws, &es);
+		http_server_run(b, &rs, &ws, &es);
+	}
+	http_server_free(hs_srv);
+	http_server_free(b);
+	exit(0);
+}
+
+struct hs {
+	pid_t pid;
+	int port, port_quiet;
+	char url[64];
+};
+
+static void hs_start(struct hs *h)
+{
+	int fds[2], ports[2];
+	pid_t parent = getpid();
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(NULL);
+	h->pid = fork();
+	assert_true(h->pid >= 0);
+	if (h->pid == 0) {
+		kid_init(parent);
+		close(fds[0]);
+		hs_child(fds[1]);
+	}
+	kid_add(h->pid);
+	close(fds[1]);
+	assert_int_equal(read(fds[0], ports, sizeof(ports)), (ssize_t)sizeof(ports));
+	close(fds[0]);
+	h->port = ports[0];
+	h->port_quiet = ports[1];
+	snprintf(h->url, sizeof(h->url), "http://127.0.0.1:%d", h->port);
+}
+
+/* SIGTERM; the child's exit code (0 = stopped cleanly). */
+static int hs_stop_child(struct hs *h)
+{
+	int status;
+
+	kill(h->pid, SIGTERM);
+	assert_int_equal(waitpid(h->pid, &status, 0), h->pid);
+	kid_forget(h->pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* A command through the forwarding client; the server's counters. */
+static json_t *hs_post(struct hs *h, const char *body, int *status)
+{
+	char *resp = NULL;
+	struct ecom_err err = {0};
+	json_t *j;
+
+	assert_int_equal(http_client_post(h->url, "/orders", NULL, body, NET_WAIT_MS, status,
+					  &resp, &err), ECOM_OK);
+	j = json_loads(resp, 0, NULL);
+	free(resp);
+	return j;
+}
+
+static int64_t hs_streams(struct hs *h)
+{
+	int status;
+	json_t *j = hs_post(h, "{\"cmd\":\"count\"}", &status);
+	int64_t n = jsonx_int_or(j, "streams", -1);
+
+	assert_int_equal(status, 200);
+	json_decref(j);
+	return n;
+}
+
+/* Waits until the server counts n streams. */
+static int hs_wait_streams(struct hs *h, int64_t n)
+{
+	for (int64_t end = now_ms() + NET_WAIT_MS; now_ms() < end; sleep_ms(20))
+		if (hs_streams(h) == n)
+			return 1;
+	return 0;
+}
+
+/* An HTTP/1.0 SSE request (no chunked framing); the socket. */
+static int sse_open(int port, const char *path, const char *last_id, int rcvbuf)
+{
+	char req[512];
+	int fd = connect_to_port(port, rcvbuf);
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: t\r\n%s%s%s\r\n", path,
+		 last_id ? "Last-Event-ID: " : "", last_id ? last_id : "", last_id ? "\r\n" : "");
+	send_str(fd, req, strlen(req));
+	return fd;
+}
+
+#define SSE_BUF 65536
+
+static void test_http_server_sse_streams(void **state)
+{
+	struct hs h;
+	char *a = ecom_xcalloc(1, SSE_BUF), *b = ecom_xcalloc(1, SSE_BUF),
+	     *c = ecom_xcalloc(1, SSE_BUF);
+	size_t la = 0, lb = 0, lc = 0;
+	int fa, fb, fc, eof, status;
+	json_t *j;
+
+	(void)state;
+	hs_start(&h);
+	/* the backlog after Last-Event-ID, then live messages for that order only */
+	fa = sse_open(h.port, "/orders/o1/stream", "e1", 0);
+	assert_true(read_until(fa, a, SSE_BUF, &la, "id: e2\n", NET_WAIT_MS, &eof));
+	assert_non_null(strstr(a, " 200 OK\r\n"));
+	assert_non_null(strstr(a, "Content-Type: text/event-stream"));
+	assert_null(strstr(a, "id: e1\n"));
+	fb = sse_open(h.port, "/stream", NULL, 0);
+	assert_true(read_until(fb, b, SSE_BUF, &lb, "retry: 2000", NET_WAIT_MS, &eof));
+	fc = sse_open(h.port_quiet, "/orders/o2/stream", NULL, 0);
+	assert_true(read_until(fc, c, SSE_BUF, &lc, "id: e2\n", NET_WAIT_MS, &eof));
+	assert_true(hs_wait_streams(&h, 2)); /* the logging server holds two */
+	j = hs_post(&h, "{\"cmd\":\"publish\",\"order\":\"o1\",\"id\":\"e9\",\"data\":"
+			"\"{\\\"n\\\":9}\"}", &status);
+	assert_int_equal(status, 200);
+	json_decref(j);
+	assert_true(read_until(fa, a, SSE_BUF, &la, "id: e9\ndata: {\"n\":9}\n\n", NET_WAIT_MS,
+			       &eof));
+	assert_true(read_until(fb, b, SSE_BUF, &lb, "id: e9\ndata: {\"n\":9}\n\n", NET_WAIT_MS,
+			       &eof));
+	/* a message for another order reaches the all-orders stream only, here without id */
+	j = hs_post(&h, "{\"cmd\":\"publish\",\"order\":\"o7\",\"data\":\"{\\\"n\\\":7}\"}",
+		    &status);
+	json_decref(j);
+	assert_true(read_until(fb, b, SSE_BUF, &lb, "\ndata: {\"n\":7}\n\n", NET_WAIT_MS, &eof));
+	assert_null(strstr(b, "id: \ndata: {\"n\":7}"));
+	assert_false(read_until(fa, a, SSE_BUF, &la, "{\"n\":7}", 200, &eof));
+	/* an idle stream gets a keep-alive comment once the interval has passed */
+	j = hs_post(&h, "{\"cmd\":\"tick\"}", &status);
+	json_decref(j);
+	assert_true(read_until(fa, a, SSE_BUF, &la, ": keep-alive\n\n", NET_WAIT_MS, &eof));
+	assert_true(read_until(fc, c, SSE_BUF, &lc, ": keep-alive\n\n", NET_WAIT_MS, &eof));
+	/* a client that left is forgotten once the server writes to it again (and logged) */
+	close(fa);
+	for (int i = 0; i < 3 && hs_streams(&h) > 1; i++) { /* the first write may still pass */
+		j = hs_post(&h, "{\"cmd\":\"publish\",\"order\":\"o1\",\"id\":\"e10\","
+				"\"data\":\"{}\"}", &status);
+		json_decref(j);
+		sleep_ms(100);
+	}
+	assert_true(hs_wait_streams(&h, 1));
+	j = hs_post(&h, "{\"cmd\":\"count\"}", &status);
+	assert_int_equal(jsonx_int_or(j, "closed", 0), 1);
+	assert_true(jsonx_int_or(j, "logs", 0) > 5);
+	json_decref(j);
+	/* shutdown ends the open streams and the server exits cleanly */
+	assert_int_equal(hs_stop_child(&h), 0);
+	read_until(fb, b, SSE_BUF, &lb, NULL, NET_WAIT_MS, &eof);
+	assert_true(eof);
+	read_until(fc, c, SSE_BUF, &lc, NULL, NET_WAIT_MS, &eof);
+	assert_true(eof);
+	close(fb);
+	close(fc);
+	free(a);
+	free(b);
+	free(c);
+}
+
+/* Drains fd until EOF (bounded); whether EOF came. */
+static int drain_to_eof(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+	int eof = 0;
+
+	for (int64_t end = now_ms() + NET_WAIT_MS; !eof && now_ms() < end;) {
+		len = 0;
+		read_until(fd, buf, cap, &len, NULL, 500, &eof);
+	}
+	return eof;
+}
+
+static void test_http_server_slow_readers(void **state)
+{
+	struct hs h;
+	char *buf = ecom_xcalloc(1, SSE_BUF);
+	size_t len = 0;
+	int slow, cut, eof, status;
+	json_t *j;
+
+	(void)state;
+	hs_start(&h);
+	slow = sse_open(h.port, "/orders/slow/stream", NULL, 4096);
+	assert_true(read_until(slow, buf, SSE_BUF, &len, "id: e2\n", NET_WAIT_MS, &eof));
+	cut = sse_open(h.port, "/orders/cut/stream", NULL, 4096);
+	len = 0;
+	assert_true(read_until(cut, buf, SSE_BUF, &len, "id: e2\n", NET_WAIT_MS, &eof));
+	/* more than HTTP_SSE_BUFFER_MAX for a reader that does not read: that stream is cut,
+	 * not kept in memory; the other one stays */
+	j = hs_post(&h, "{\"cmd\":\"flood\",\"order\":\"cut\",\"n\":1000}", &status);
+	assert_int_equal(status, 200);
+	json_decref(j);
+	assert_true(hs_wait_streams(&h, 1));
+	assert_true(drain_to_eof(cut, buf, SSE_BUF));
+	close(cut);
+	/* below the bound in two bursts: the sockets take a part of the first, the rest waits
+	 * in the stream's buffer, which the second makes grow (keeping only what is unsent);
+	 * a keep-alive tick adds nothing to a stream that has data waiting */
+	j = hs_post(&h, "{\"cmd\":\"flood\",\"order\":\"slow\",\"n\":600}", &status);
+	json_decref(j);
+	sleep_ms(300);
+	j = hs_post(&h, "{\"cmd\":\"flood\",\"order\":\"slow\",\"n\":400}", &status);
+	json_decref(j);
+	j = hs_post(&h, "{\"cmd\":\"tick\"}", &status);
+	json_decref(j);
+	assert_int_equal(hs_streams(&h), 1);
+	/* stopping with a stream that cannot be flushed: bounded, and a clean exit */
+	assert_int_equal(hs_stop_child(&h), 0);
+	assert_true(drain_to_eof(slow, buf, SSE_BUF));
+	close(slow);
+	free(buf);
+}
+
+static void test_http_server_stream_limit(void **state)
+{
+	struct hs h;
+	int fds[HTTP_SSE_STREAMS_MAX], extra, eof;
+	char buf[4096];
+	size_t len = 0;
+
+	(void)state;
+	hs_start(&h);
+	for (int i = 0; i < HTTP_SSE_STREAMS_MAX; i++)
+		fds[i] = sse_open(h.port, "/stream", NULL, 0);
+	assert_true(hs_wait_streams(&h, HTTP_SSE_STREAMS_MAX));
+	extra = sse_open(h.port, "/stream", NULL, 0);
+	assert_true(read_until(extra, buf, sizeof(buf), &len, "too many open streams",
+			       NET_WAIT_MS, &eof));
+	assert_non_null(strstr(buf, " 503 Service Unavailable\r\n"));
+	close(extra);
+	for (int i = 0; i < HTTP_SSE_STREAMS_MAX; i++)
+		close(fds[i]);
+	assert_int_equal(hs_stop_child(&h), 0);
+}
+
+static void test_http_server_requests(void **state)
+{
+	struct hs h;
+	char buf[8192], chunk[16384 + 16], path[1024];
+	size_t len = 0;
+	int fd, eof, status;
+	char *resp = NULL;
+	struct ecom_err err = {0};
+
+	(void)state;
+	hs_start(&h);
+	/* a streamed (chunked) body past 64 KiB is refused while it arrives */
+	fd = connect_to_port(h.port, 0);
+	snprintf(buf, sizeof(buf), "POST /orders HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: "
+				   "chunked\r\nContent-Type: application/json\r\n\r\n");
+	send_str(fd, buf, strlen(buf));
+	memset(chunk, ' ', sizeof(chunk));
+	snprintf(chunk, 8, "4000\r\n");
+	memcpy(chunk + 6 + 16384, "\r\n", 2);
+	for (int i = 0; i < 5; i++)
+		send_str(fd, chunk, 6 + 16384 + 2);
+	send_str(fd, "0\r\n\r\n", 5);
+	assert_true(read_until(fd, buf, sizeof(buf), &len, "larger than 65536 bytes", NET_WAIT_MS,
+			       &eof));
+	assert_non_null(strstr(buf, " 413 "));
+	close(fd);
+	/* a declared oversized body sent anyway: answered once, 413 */
+	fd = connect_to_port(h.port, 0);
+	snprintf(buf, sizeof(buf), "POST /orders HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n"
+				   "Connection: close\r\n\r\n");
+	send_str(fd, buf, strlen(buf));
+	for (int i = 0; i < 4; i++)
+		(void)send(fd, chunk, 16384, MSG_NOSIGNAL);
+	(void)send(fd, chunk, 70000 - 4 * 16384, MSG_NOSIGNAL);
+	len = 0;
+	assert_true(read_until(fd, buf, sizeof(buf), &len, "larger than 65536", NET_WAIT_MS, &eof));
+	assert_non_null(strstr(buf, " 413 "));
+	close(fd);
+	/* query parameters: a key without a value, and more than the router reads */
+	fd = connect_to_port(h.port_quiet, 0);
+	len = (size_t)snprintf(path, sizeof(path), "GET /orders?status&limit=7");
+	for (int i = 0; i < HTTP_QUERY_MAX + 8; i++)
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "&p%d=%d", i, i);
+	snprintf(path + len, sizeof(path) - len, " HTTP/1.0\r\n\r\n");
+	send_str(fd, path, strlen(path));
+	len = 0;
+	assert_true(read_until(fd, buf, sizeof(buf), &len, NULL, NET_WAIT_MS, &eof) || eof);
+	assert_non_null(strstr(buf, " 200 OK\r\n"));
+	assert_non_null(strstr(buf, "[{\"status\":\"(any)\",\"limit\":7}]"));
+	close(fd);
+	/* the forwarding client: a 4xx answer comes back with its body, headers sent */
+	assert_int_equal(http_client_post(h.url, "/orders", "Bearer abc", "{\"cmd\":\"warp\"}",
+					  NET_WAIT_MS, &status, &resp, &err), ECOM_OK);
+	assert_int_equal(status, 400);
+	assert_string_equal(resp, "{\"error\":\"cmd: unknown\"}");
+	free(resp);
+	assert_int_equal(http_client_post(h.url, "/orders/x", NULL, NULL, NET_WAIT_MS, &status,
+					  &resp, &err), ECOM_OK);
+	assert_int_equal(status, 405);
+	assert_non_null(strstr(resp, "method POST not allowed here"));
+	free(resp);
+	/* a preflight: a response without a body */
+	fd = connect_to_port(h.port, 0);
+	snprintf(buf, sizeof(buf), "OPTIONS /orders HTTP/1.0\r\nOrigin: http://o\r\n\r\n");
+	send_str(fd, buf, strlen(buf));
+	len = 0;
+	read_until(fd, buf, sizeof(buf), &len, NULL, NET_WAIT_MS, &eof);
+	assert_non_null(strstr(buf, " 204 No Content\r\n"));
+	assert_non_null(strstr(buf, "Allow: POST, GET, HEAD, OPTIONS\r\n"));
+	close(fd);
+	/* a GET of the stream of an unknown order still opens (its events may come later) */
+	fd = sse_open(h.port_quiet, "/orders/none/stream", NULL, 0);
+	len = 0;
+	assert_true(read_until(fd, buf, sizeof(buf), &len, "retry: 2000", NET_WAIT_MS, &eof));
+	close(fd);
+	assert_int_equal(hs_stop_child(&h), 0);
+}
+
+static void test_http_server_new_refusals(void **state)
+{
+	struct http_server_config c = {.bind_addr = "localhost", .api = &hs_api};
+	struct ecom_err err = {0};
+	struct http_server *a, *b;
+	fd_set rs, ws, es;
+	int max_fd = -1;
+
+	(void)state;
+	assert_null(http_server_new(&c, &err));
+	assert_string_equal(err.msg, "bind address localhost: not an IPv4 address");
+	c.bind_addr = NULL; /* 127.0.0.1 */
+	a = http_server_new(&c, &err);
+	assert_non_null(a);
+	assert_true(http_server_port(a) > 0);
+	c.port = http_server_port(a);
+	b = http_server_new(&c, &err);
+	assert_null(b);
+	assert_non_null(strstr(err.msg, "(port in use?)"));
+	assert_non_null(strstr(err.msg, "cannot listen on 127.0.0.1:"));
+	FD_ZERO(&rs);
+	FD_ZERO(&ws);
+	FD_ZERO(&es);
+	http_server_fdset(a, &rs, &ws, &es, &max_fd);
+	assert_true(max_fd >= 0);
+	assert_int_equal(http_server_sse_count(a), 0);
+	http_server_sse_publish(a, "o1", "e1", "{}"); /* nobody listens: nothing happens */
+	http_server_free(a);
+	http_server_free(NULL);
+}
+
+/* ---- the forwarding client against scripted and silent servers -------------------------------- */
+
+static void test_http_client_failures(void **state)
+{
+	static const struct fake_conn garbage[] = {{.answer = "SMTP ready\r\n"}};
+	static const struct fake_conn huge[] = {
+		{.answer = "HTTP/1.1 200 OK\r\n\r\n", .big = HTTP_CLIENT_RESPONSE_MAX + 1024}};
+	static const struct fake_conn slow_ok[] = {
+		{.answer = "HTTP/1.1 201 Created\r\n" PAUSE "Content-Length: 2\r\n\r\n" PAUSE "{}"}};
+	static const struct fake_conn no_blank[] = {{.answer = "HTTP/1.1 204 No Content"}};
+	static const struct fake_conn slow_reader[] = {
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone", .drain = 1}};
+	static const struct fake_conn reset[] = {{.answer = "x", .reset = 1}};
+	static const struct fake_conn gone[] = {{.answer = "", .no_read = 1}};
+	struct fake_srv f;
+	struct ecom_err err = {0};
+	char url[64], *resp = (char *)"unset", *big;
+	int status = -1, lfd, port;
+	int64_t t0;
+
+	(void)state;
+	/* bad URLs */
+	assert_int_equal(http_client_post("https://x", "/", NULL, NULL, 100, &status, &resp, &err),
+			 ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "only http://host[:port]"));
+	assert_null(resp);
+	assert_int_equal(status, 0);
+	assert_int_equal(http_client_post(NULL, "/", NULL, NULL, 100, &status, &resp, &err),
+			 ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "(none)"));
+	assert_int_equal(http_client_post("http://:80/", "/", NULL, NULL, 100, &status, &resp,
+					  &err), ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "no host"));
+	{
+		char longhost[400];
+
+		snprintf(longhost, sizeof(longhost), "http://%0300d:80", 0);
+		assert_int_equal(http_client_post(longhost, "/", NULL, NULL, 100, &status, &resp,
+						  &err), ECOM_INVALID);
+		assert_non_null(strstr(err.msg, "no host"));
+	}
+	/* nobody listening */
+	lfd = listen_any(&port);
+	close(lfd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/ignored/path", port);
+	assert_int_equal(http_client_post(url, "/admin/retry/o1", NULL, "{}", 500, &status, &resp,
+					  &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "cannot connect to 127.0.0.1:"));
+	/* a port too long to be one falls back to 80 (nothing listens there either) */
+	assert_int_equal(http_client_post("http://127.0.0.1:1234567", "/", NULL, NULL, 500,
+					  &status, &resp, &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "127.0.0.1:80"));
+	/* accepted by the kernel, never answered: the timeout bounds the wait */
+	lfd = listen_any(&port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	t0 = now_ms();
+	assert_int_equal(http_client_post(url, "/x", NULL, "{}", 300, &status, &resp, &err),
+			 ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "no answer in 300 ms"));
+	assert_true(now_ms() - t0 < 3000);
+	/* a body the silent peer never reads: the send times out */
+	big = ecom_xmalloc(16 * 1024 * 1024);
+	memset(big, ' ', 16 * 1024 * 1024 - 1);
+	big[16 * 1024 * 1024 - 1] = '\0';
+	assert_int_equal(http_client_post(url, "/x", NULL, big, 300, &status, &resp, &err),
+			 ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "send failed"));
+	free(big);
+	close(lfd);
+	/* answers that are not HTTP, too large, or without a header end */
+	fake_srv_start(&f, garbage, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, NULL, NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "no answer in"));
+	fake_srv_stop(&f);
+	fake_srv_start(&f, huge, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, NULL, NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_UNAVAILABLE);
+	fake_srv_stop(&f);
+	fake_srv_start(&f, slow_ok, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", "Bearer t", "{}", NET_WAIT_MS, &status,
+					  &resp, &err), ECOM_OK);
+	assert_int_equal(status, 201);
+	assert_string_equal(resp, "{}");
+	free(resp);
+	fake_srv_stop(&f);
+	fake_srv_start(&f, no_blank, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, NULL, NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_OK);
+	assert_int_equal(status, 204);
+	assert_string_equal(resp, "");
+	free(resp);
+	fake_srv_stop(&f);
+	/* a large body to a peer that reads slowly: sent in full, then answered */
+	big = ecom_xmalloc(4 * 1024 * 1024);
+	memset(big, ' ', 4 * 1024 * 1024 - 1);
+	big[4 * 1024 * 1024 - 1] = '\0';
+	fake_srv_start(&f, slow_reader, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, big, NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_OK);
+	assert_string_equal(resp, "done");
+	free(resp);
+	fake_srv_stop(&f);
+	/* a peer that closes without reading: the send fails */
+	fake_srv_start(&f, gone, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, big, NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "send failed"));
+	fake_srv_stop(&f);
+	free(big);
+	/* a reset instead of an answer */
+	fake_srv_start(&f, reset, 1);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", f.port);
+	assert_int_equal(http_client_post(url, "/x", NULL, "{}", NET_WAIT_MS, &status, &resp,
+					  &err), ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "no answer in"));
+	fake_srv_stop(&f);
+}
+
+/* ---- JWT edge cases ------------------------------------------------------------------------- */
+
+#include <dlfcn.h>
+#include <jwt.h>
+
+#define JX_SECRET "cov-secret-0123456789-abcdefghijklmnop"
+#define JX_NOW_S 1767225600LL
+
+static char *jx_craft(jwt_alg_t alg, const char *claims_json)
+{
+	jwt_t *jwt = NULL;
+	char *tok;
+
+	assert_int_equal(jwt_new(&jwt), 0);
+	assert_int_equal(jwt_add_grants_json(jwt, claims_json), 0);
+	assert_int_equal(jwt_set_alg(jwt, alg, (const unsigned char *)JX_SECRET,
+				     (int)strlen(JX_SECRET)), 0);
+	tok = jwt_encode_str(jwt);
+	assert_non_null(tok);
+	jwt_free(jwt);
+	return tok;
+}
+
+static int jx_check(struct jwt_auth *a, const char *prefix, char *tok, char *msg)
+{
+	char hdr[JWT_TOKEN_MAX + 64];
+	struct ecom_err err = {0};
+	int st;
+
+	snprintf(hdr, sizeof(hdr), "%s%s", prefix, tok);
+	free(tok);
+	st = jwt_auth_check(a, hdr, &err);
+	snprintf(msg, 256, "%s", err.msg);
+	return st;
+}
+
+static void b64url(const unsigned char *in, size_t n, char *out)
+{
+	static const char t[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < n ? (uint32_t)in[i + 1] << 8 : 0) |
+			     (i + 2 < n ? in[i + 2] : 0);
+
+		out[o++] = t[v >> 18 & 63];
+		out[o++] = t[v >> 12 & 63];
+		if (i + 1 < n)
+			out[o++] = t[v >> 6 & 63];
+		if (i + 2 < n)
+			out[o++] = t[v & 63];
+	}
+	out[o] = '\0';
+}
+
+/* An HS256 token over any payload text, signed with OpenSSL's HMAC (already loaded by libjwt,
+ * found with dlsym); NULL if it is not there. */
+static char *jx_raw_hs256(const char *payload)
+{
+	typedef const void *(*md_fn)(void);
+	typedef unsigned char *(*hmac_fn)(const void *, const void *, int, const unsigned char *,
+					  size_t, unsigned char *, unsigned int *);
+	static const char head[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	md_fn sha256 = (md_fn)dlsym(RTLD_DEFAULT, "EVP_sha256");
+	hmac_fn hmac = (hmac_fn)dlsym(RTLD_DEFAULT, "HMAC");
+	unsigned char mac[64];
+	unsigned int mac_len = 0;
+	char *tok, sig[128];
+	size_t n;
+
+	if (!sha256 || !hmac)
+		return NULL;
+	tok = ecom_xcalloc(1, 1024);
+	b64url((const unsigned char *)head, strlen(head), tok);
+	n = strlen(tok);
+	tok[n++] = '.';
+	b64url((const unsigned char *)payload, strlen(payload), tok + n);
+	n = strlen(tok);
+	hmac(sha256(), JX_SECRET, (int)strlen(JX_SECRET), (const unsigned char *)tok, n, mac,
+	     &mac_len);
+	b64url(mac, mac_len, sig);
+	snprintf(tok + n, 1024 - n, ".%s", sig);
+	return tok;
+}
+
+static void test_jwt_edges(void **state)
+{
+	struct manual_clock clk;
+	struct jwt_auth *a;
+	struct ecom_err err = {0};
+	char msg[256], claims[256], *tok, *longtok;
+	int64_t ttl;
+
+	(void)state;
+	manual_clock_init(&clk, JX_NOW_S * 1000);
+	a = jwt_auth_new(JX_SECRET, &clk.base);
+	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld}", JX_NOW_S + 60);
+	/* spaces after the scheme are tolerated; bytes outside base64url are not */
+	assert_int_equal(jx_check(a, "bearer    ", jx_craft(JWT_ALG_HS256, claims), msg), 0);
+	assert_int_equal(jx_check(a, "Bearer ", ecom_xstrdup("abc$def.ghi.jkl"), msg), 401);
+	assert_string_equal(msg, "malformed Authorization header (want: Bearer <jwt>)");
+	longtok = ecom_xmalloc(JWT_TOKEN_MAX + 2);
+	memset(longtok, 'a', JWT_TOKEN_MAX + 1);
+	longtok[JWT_TOKEN_MAX + 1] = '\0';
+	assert_int_equal(jx_check(a, "Bearer ", longtok, msg), 401);
+	assert_int_equal(jwt_auth_check(a, "", &err), 401);
+	assert_string_equal(err.msg, "missing bearer token");
+	/* every base64url byte passes the shape check; the signature check then refuses */
+	assert_int_equal(jx_check(a, "Bearer ", ecom_xstrdup("aZ09-_=.aZ09-_=.aZ09-_="), msg), 401);
+	assert_string_equal(msg, "invalid token (malformed or bad signature)");
+	/* roles: an array holding admin (after other values) grants; without it, 403 */
+	snprintf(claims, sizeof(claims), "{\"roles\":[\"viewer\",3,\"admin\"],\"exp\":%lld}",
+		 JX_NOW_S + 60);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 0);
+	snprintf(claims, sizeof(claims), "{\"role\":\"viewer\",\"roles\":[\"ops\",1],\"exp\":%lld}",
+		 JX_NOW_S + 60);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 403);
+	assert_string_equal(msg, "forbidden: admin role required");
+	/* exp as a fraction is a number; one beyond any date is not */
+	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld.5}", JX_NOW_S + 60);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 0);
+	assert_int_equal(jx_check(a, "Bearer ",
+				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":1e300}"), msg),
+			 401);
+	assert_string_equal(msg, "invalid token: exp claim required (a number)");
+	assert_int_equal(jx_check(a, "Bearer ",
+				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":-1e300}"), msg),
+			 401);
+	assert_string_equal(msg, "invalid token: exp claim required (a number)");
+	/* nbf: in the future (past the leeway), not a number, or in the past */
+	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld,\"nbf\":%lld}",
+		 JX_NOW_S + 600, JX_NOW_S + 300);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 401);
+	assert_string_equal(msg, "token not valid yet (nbf)");
+	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld,\"nbf\":\"soon\"}",
+		 JX_NOW_S + 600);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 401);
+	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld,\"nbf\":%lld}",
+		 JX_NOW_S + 600, JX_NOW_S - 10);
+	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 0);
+	/* claims that are valid JSON but not an object */
+	tok = jx_raw_hs256("[1,2]");
+	if (tok) {
+		assert_int_equal(jx_check(a, "Bearer ", tok, msg), 401);
+		assert_string_equal(msg, "invalid token: claims are not a JSON object");
+	}
+	/* minting: refusals name the field; no role or subject means none in the token */
+	assert_null(jwt_auth_mint(NULL, "admin", NULL, JX_NOW_S, 60, &err));
+	assert_string_equal(err.msg, "secret: required (none is built in)");
+	assert_null(jwt_auth_mint(JX_SECRET, "admin", NULL, JX_NOW_S, 0, &err));
+	assert_string_equal(err.msg, "ttl: must be 1 s .. 366 d");
+	assert_null(jwt_auth_mint(JX_SECRET, "admin", NULL, JX_NOW_S, 367LL * 86400, &err));
+	tok = jwt_auth_mint(JX_SECRET, NULL, NULL, JX_NOW_S, 60, &err);
+	assert_non_null(tok);
+	assert_int_equal(jx_check(a, "Bearer ", tok, msg), 403);
+	/* TTL text */
+	assert_int_equal(jwt_parse_ttl(NULL, &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("m", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("5w", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("5mm", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("0", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("99999999999", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("367d", &ttl), ECOM_INVALID);
+	assert_int_equal(jwt_parse_ttl("90", &ttl), ECOM_OK);
+	assert_int_equal(ttl, 90);
+	assert_int_equal(jwt_parse_ttl("90s", &ttl), ECOM_OK);
+	assert_int_equal(ttl, 90);
+	assert_int_equal(jwt_parse_ttl("2d", &ttl), ECOM_OK);
+	assert_int_equal(ttl, 2 * 86400);
+	jwt_auth_free(a);
+	jwt_auth_free(NULL);
+}
+
+#endif /* ECOM_HAVE_BACKENDS */
+
+/* ==== 5. the CLI tools' client (src/cli/cli_http.c) against scripted answers ================== */
+
+static void test_cli_url_parse_edges(void **state)
+{
+	static const struct {
+		const char *url, *msg;
+	} bad[] = {
+		{"", "empty URL"},
+		{"https://h", "https is not supported"},
+		{"ftp://h", "only http:// URLs"},
+		{"http://h/p?q=1", "no query or fragment"},
+		{"http://h#top", "no query or fragment"},
+		{"http://[::1/x", "bad IPv6 address"},
+		{"http://[::1", "bad IPv6 address"},
+		{"http://[::1]x", "bad host"},
+		{"http://[]:80", "missing or too long host"},
+		{"http://:80", "missing or too long host"},
+		{"http://h:", "bad port"},
+		{"http://h:123456789", "bad port"},
+		{"http://h:0", "bad port"},
+		{"http://h:12ab/", "bad port"},
+	};
+	struct cli_url u;
+	struct ecom_err err = {0};
+	char longer[700];
+
+	(void)state;
+	for (size_t i = 0; i < ECOM_ARRAY_LEN(bad); i++) {
+		err.msg[0] = '\0';
+		assert_int_equal(cli_url_parse(bad[i].url, &u, &err), ECOM_INVALID);
+		if (!strstr(err.msg, bad[i].msg))
+			fail_msg("%s: '%s' does not say '%s'", bad[i].url, err.msg, bad[i].msg);
+	}
+	assert_int_equal(cli_url_parse(NULL, &u, &err), ECOM_INVALID);
+	/* hosts that do not fit, with and without brackets; a path that does not fit */
+	memset(longer, 'h', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	assert_int_equal(cli_url_parse(longer, &u, &err), ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "missing or too long host"));
+	longer[0] = '[';
+	longer[400] = ']';
+	longer[401] = '\0';
+	assert_int_equal(cli_url_parse(longer, &u, &err), ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "missing or too long host"));
+	memset(longer, '/', sizeof(longer) - 1);
+	memcpy(longer, "http://h", 8);
+	assert_int_equal(cli_url_parse(longer, &u, &err), ECOM_INVALID);
+	assert_non_null(strstr(err.msg, "path too long"));
+	/* good ones: brackets kept in the Host header only, port 80 implied, slashes trimmed */
+	assert_int_equal(cli_url_parse("http://[::1]:8080/api/", &u, &err), ECOM_OK);
+	assert_string_equal(u.host, "::1");
+	assert_string_equal(u.port, "8080");
+	assert_string_equal(u.prefix, "/api");
+	assert_string_equal(u.authority, "[::1]:8080");
+	assert_int_equal(cli_url_parse("http://[::1]", &u, &err), ECOM_OK);
+	assert_string_equal(u.authority, "[::1]");
+	assert_int_equal(cli_url_parse("example.test:80///", &u, &err), ECOM_OK);
+	assert_string_equal(u.host, "example.test");
+	assert_string_equal(u.prefix, "");
+	assert_string_equal(u.authority, "example.test");
+}
+
+/* One request to 127.0.0.1:port on a fresh connection; rc, with *kept = whether the
+ * connection stayed open for another request. */
+static int cli_case(int port, const char *method, const char *body, int timeout_ms,
+		    struct cli_response *r, struct ecom_err *err, int *kept)
+{
+	char text[64];
+	struct cli_url u;
+	struct cli_conn c;
+	int rc;
+
+	snprintf(text, sizeof(text), "http://127.0.0.1:%d", port);
+	assert_int_equal(cli_url_parse(text, &u, NULL), ECOM_OK);
+	cli_conn_init(&c, &u);
+	err->msg[0] = '\0';
+	rc = cli_http_request(&c, method, "/p", NULL, body, body ? strlen(body) : 0, timeout_ms, r,
+			      err);
+	*kept = c.fd >= 0;
+	cli_conn_close(&c);
+	return rc;
+}
+
+#define CHUNKED_HEAD "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+
+static void test_cli_http_scripted_answers(void **state)
+{
+	static const struct fake_conn script[] = {
+		/* 0 chunked, arriving in pieces */
+		{.answer = CHUNKED_HEAD PAUSE "5\r\nhel" PAUSE "lo\r\n" PAUSE "6\r\n world\r\n0\r\n\r\n"},
+		/* 1..3 chunked answers cut short or malformed */
+		{.answer = CHUNKED_HEAD "5\r\nhel"},
+		{.answer = CHUNKED_HEAD "5"},
+		{.answer = CHUNKED_HEAD "zz\r\n"},
+		/* 4..6 Content-Length problems */
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n"},
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"},
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"},
+		/* 7 Connection: close with padding around the value */
+		{.answer = "HTTP/1.1 200 OK\r\nConnection:  \tclose  \r\nContent-Length: 2\r\n\r\nok",
+		 .hold_ms = 100},
+		/* 8 HTTP/1.0: never kept */
+		{.answer = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", .hold_ms = 100},
+		/* 9 more bytes than announced: answered, then the connection is dropped */
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", .hold_ms = 100},
+		/* 10 304 and 11 1xx carry no body; 12 HEAD neither */
+		{.answer = "HTTP/1.1 304 Not Modified\r\nContent-Length: 40\r\n\r\n", .hold_ms = 100},
+		{.answer = "HTTP/1.1 101 Switching\r\n\r\n", .hold_ms = 100},
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", .hold_ms = 100},
+		/* 13, 14 not HTTP */
+		{.answer = "HTTP/1.1 1000 Big\r\n\r\n"},
+		{.answer = "HTTP/1.1 abc\r\n\r\n"},
+		/* 15 headers that never end; 16 cut inside the headers; 17 closed at once */
+		{.answer = "HTTP/1.1 200 OK\r\nX: ", .big = CLI_HTTP_HEADERS_MAX + 100,
+		 .hold_ms = 300},
+		{.answer = "HTTP/1.1 200 OK\r\nX: y"},
+		{.answer = ""},
+		/* 18 a close-delimited answer larger than the client takes */
+		{.answer = "HTTP/1.1 200 OK\r\n\r\n", .big = CLI_HTTP_RESPONSE_MAX + 65536},
+		/* 19..22 a chunk size beyond any answer, a status below 100, headers that only look
+		 * like the ones that matter, a POST without a body */
+		{.answer = CHUNKED_HEAD "FFFFFFFFFF\r\n"},
+		{.answer = "HTTP/1.1 099 Low\r\n\r\n"},
+		{.answer = "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nConnectio: close\r\n"
+			   "Transfer-Encoding: identity\r\nTransfer-Encoding: x\r\n"
+			   "Content-Length: 2\r\n\r\nok", .hold_ms = 100},
+		{.answer = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", .hold_ms = 100},
+		/* 23 silent: the timeout ends the wait; 24 reads nothing: the send times out */
+		{.answer = NULL, .hold_ms = 1500},
+		{.answer = NULL, .hold_ms = 1500, .no_read = 1},
+	};
+	struct fake_srv f;
+	struct cli_response r;
+	struct ecom_err err = {0};
+	int kept;
+	char *big;
+	int64_t t0;
+
+	(void)state;
+	fake_srv_start(&f, script, ECOM_ARRAY_LEN(script));
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_string_equal(r.body, "hello world");
+	assert_false(kept); /* chunked answers end the connection */
+	cli_response_free(&r);
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "truncated chunk");
+	assert_null(r.body);
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "truncated chunks");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "bad chunk size");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "bad Content-Length");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "bad Content-Length");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "truncated answer");
+	for (int i = 7; i <= 9; i++) {
+		assert_int_equal(cli_case(f.port, "POST", "{}", NET_WAIT_MS, &r, &err, &kept),
+				 ECOM_OK);
+		assert_string_equal(r.body, "ok");
+		assert_false(kept);
+		cli_response_free(&r);
+	}
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_int_equal(r.status, 304);
+	assert_int_equal(r.body_len, 0);
+	assert_true(kept);
+	cli_response_free(&r);
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_int_equal(r.status, 101);
+	cli_response_free(&r);
+	assert_int_equal(cli_case(f.port, "HEAD", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_int_equal(r.status, 200);
+	assert_int_equal(r.body_len, 0);
+	assert_true(kept);
+	cli_response_free(&r);
+	for (int i = 13; i <= 14; i++) {
+		assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+				 ECOM_INVALID);
+		assert_string_equal(err.msg, "not an HTTP answer");
+	}
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "truncated or oversized headers");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "truncated or oversized headers");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "connection closed before an answer");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "answer larger than 33554432 bytes"));
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "bad chunk size");
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_INVALID);
+	assert_string_equal(err.msg, "not an HTTP answer");
+	assert_int_equal(cli_case(f.port, "DELETE", "{}", NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_string_equal(r.body, "ok");
+	assert_true(kept); /* neither "Connectio: close" nor "identity" ends the connection */
+	cli_response_free(&r);
+	assert_int_equal(cli_case(f.port, "POST", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_int_equal(r.status, 201);
+	cli_response_free(&r);
+	t0 = now_ms();
+	assert_int_equal(cli_case(f.port, "GET", NULL, 200, &r, &err, &kept), ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "no answer in time");
+	assert_true(now_ms() - t0 < 1200); /* the silent server holds on for 1500 ms */
+	big = ecom_xmalloc(16 * 1024 * 1024 + 1);
+	memset(big, ' ', 16 * 1024 * 1024);
+	big[16 * 1024 * 1024] = '\0';
+	assert_int_equal(cli_case(f.port, "POST", big, 300, &r, &err, &kept), ECOM_UNAVAILABLE);
+	assert_string_equal(err.msg, "send: timed out");
+	free(big);
+	fake_srv_stop(&f);
+	cli_response_free(NULL);
+	/* nobody listening, over IPv4 and (where there is one) IPv6 loopback */
+	{
+		int lfd = listen_any(&kept), port = kept;
+		char url[64];
+		struct cli_url u;
+		struct cli_conn c;
+
+		close(lfd);
+		snprintf(url, sizeof(url), "127.0.0.1:%d", port);
+		assert_int_equal(cli_url_parse(url, &u, NULL), ECOM_OK);
+		cli_conn_init(&c, &u);
+		assert_int_equal(cli_http_request(&c, "GET", "/", NULL, NULL, 0, 500, &r, &err),
+				 ECOM_UNAVAILABLE);
+		assert_non_null(strstr(err.msg, "Connection refused"));
+		cli_conn_close(&c);
+		snprintf(url, sizeof(url), "http://[::1]:%d", port);
+		assert_int_equal(cli_url_parse(url, &u, NULL), ECOM_OK);
+		cli_conn_init(&c, &u);
+		assert_int_equal(cli_http_request(&c, "GET", "/", NULL, NULL, 0, 500, &r, &err),
+				 ECOM_UNAVAILABLE);
+		assert_non_null(strstr(err.msg, "connect ::1:"));
+		cli_conn_close(&c);
+	}
+}
 
 int main(void)
 {
@@ -1733,7 +3046,17 @@ int main(void)
 		cmocka_unit_test(test_app_dlq_replay_rebuilds_originals),
 		cmocka_unit_test(test_app_dlq_replay_from_the_log),
 		cmocka_unit_test(test_app_without_sse_listener),
-		/* @@TESTS@@ */
+#ifdef ECOM_HAVE_BACKENDS
+		cmocka_unit_test_teardown(test_http_server_sse_streams, kids_reap),
+		cmocka_unit_test_teardown(test_http_server_slow_readers, kids_reap),
+		cmocka_unit_test_teardown(test_http_server_stream_limit, kids_reap),
+		cmocka_unit_test_teardown(test_http_server_requests, kids_reap),
+		cmocka_unit_test(test_http_server_new_refusals),
+		cmocka_unit_test_teardown(test_http_client_failures, kids_reap),
+		cmocka_unit_test(test_jwt_edges),
+#endif
+		cmocka_unit_test(test_cli_url_parse_edges),
+		cmocka_unit_test_teardown(test_cli_http_scripted_answers, kids_reap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,19 +13,20 @@
 #include <unistd.h>
 
 #define HTTP_CLIENT_HOST_MAX 256
+#define URL_ECHO_MAX 120 /* bytes of a bad URL repeated in its error: the reason must fit */
 
 static int parse_url(const char *url, char *host, char *port, struct ecom_err *err)
 {
 	const char *p, *colon, *end;
 
 	if (!url || strncmp(url, "http://", 7) != 0)
-		return ecom_err_set(err, ECOM_INVALID, "url %s: only http://host[:port]",
-				    url ? url : "(none)");
+		return ecom_err_set(err, ECOM_INVALID, "url %.*s: only http://host[:port]",
+				    URL_ECHO_MAX, url ? url : "(none)");
 	p = url + 7;
 	end = p + strcspn(p, "/");
 	colon = memchr(p, ':', (size_t)(end - p));
 	if ((colon ? colon : end) == p || (size_t)((colon ? colon : end) - p) >= HTTP_CLIENT_HOST_MAX)
-		return ecom_err_set(err, ECOM_INVALID, "url %s: no host", url);
+		return ecom_err_set(err, ECOM_INVALID, "url %.*s: no host", URL_ECHO_MAX, url);
 	snprintf(host, HTTP_CLIENT_HOST_MAX, "%.*s", (int)((colon ? colon : end) - p), p);
 	if (colon && end - colon > 1 && end - colon <= 6)
 		snprintf(port, 8, "%.*s", (int)(end - colon - 1), colon + 1);

@@ -359,9 +359,10 @@ struct http_server *http_server_new(const struct http_server_config *cfg, struct
 	s->api = cfg->api;
 	s->log = cfg->log;
 	s->log_arg = cfg->log_arg;
+	/* The logger comes first: MHD warns (through its default logger) otherwise. */
 	s->d = MHD_start_daemon(MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG, cfg->port, NULL, NULL,
-				on_request, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_json_logger, s,
+				on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_json_logger, s,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNECTIONS_MAX,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_IDLE_TIMEOUT_S,
@@ -390,8 +391,9 @@ static void mhd_json_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* cls is the server, whose api is set before the daemon starts */
 	line = json_pack("{s:s, s:s, s:s}", "level", "warn", "service",
-			 s && s->api && s->api->service ? s->api->service : "http", "msg", msg);
+			 s->api->service ? s->api->service : "http", "msg", msg);
 	if (!line)
 		return; /* not valid UTF-8: drop rather than print a non-JSON line */
 	json_dumpf(line, stderr, JSON_COMPACT);

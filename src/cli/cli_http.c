@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define CLI_READ_BLOCK 16384
+#define URL_ECHO_MAX 120 /* bytes of a bad URL repeated in its error: the reason must fit */
 
 /* ---- URLs ---------------------------------------------------------------------------- */
 
@@ -31,19 +32,23 @@ int cli_url_parse(const char *text, struct cli_url *out, struct ecom_err *err)
 	if (!text || !*text)
 		return ecom_err_set(err, ECOM_INVALID, "empty URL");
 	if (strncmp(p, "https://", 8) == 0)
-		return ecom_err_set(err, ECOM_INVALID, "%s: https is not supported (plain http://)",
+		return ecom_err_set(err, ECOM_INVALID,
+				    "%.*s: https is not supported (plain http://)", URL_ECHO_MAX,
 				    text);
 	if (strncmp(p, "http://", 7) == 0)
 		p += 7;
 	else if (strstr(p, "://"))
-		return ecom_err_set(err, ECOM_INVALID, "%s: only http:// URLs", text);
+		return ecom_err_set(err, ECOM_INVALID, "%.*s: only http:// URLs",
+				    URL_ECHO_MAX, text);
 	path = p + strcspn(p, "/?#");
 	if (strpbrk(path, "?#"))
-		return ecom_err_set(err, ECOM_INVALID, "%s: no query or fragment, please", text);
+		return ecom_err_set(err, ECOM_INVALID, "%.*s: no query or fragment, please",
+				    URL_ECHO_MAX, text);
 	if (*p == '[') {
 		host_end = strchr(p, ']');
 		if (!host_end || host_end > path)
-			return ecom_err_set(err, ECOM_INVALID, "%s: bad IPv6 address", text);
+			return ecom_err_set(err, ECOM_INVALID, "%.*s: bad IPv6 address",
+					    URL_ECHO_MAX, text);
 		host_len = (size_t)(host_end - p - 1);
 		memcpy(out->host, p + 1, host_len < sizeof(out->host) ? host_len : 0);
 		host_end++;
@@ -56,25 +61,28 @@ int cli_url_parse(const char *text, struct cli_url *out, struct ecom_err *err)
 			memcpy(out->host, p, host_len);
 	}
 	if (host_len == 0 || host_len >= sizeof(out->host) || !out->host[0])
-		return ecom_err_set(err, ECOM_INVALID, "%s: missing or too long host", text);
+		return ecom_err_set(err, ECOM_INVALID, "%.*s: missing or too long host",
+				    URL_ECHO_MAX, text);
 	if (*host_end == ':') {
 		size_t n = (size_t)(path - host_end - 1);
 		long port;
 		char *end;
 
 		if (n == 0 || n >= sizeof(out->port))
-			return ecom_err_set(err, ECOM_INVALID, "%s: bad port", text);
+			return ecom_err_set(err, ECOM_INVALID, "%.*s: bad port",
+					    URL_ECHO_MAX, text);
 		memcpy(out->port, host_end + 1, n);
 		port = strtol(out->port, &end, 10);
 		if (*end || port < 1 || port > 65535)
-			return ecom_err_set(err, ECOM_INVALID, "%s: bad port", text);
+			return ecom_err_set(err, ECOM_INVALID, "%.*s: bad port",
+					    URL_ECHO_MAX, text);
 	} else if (host_end != path) {
-		return ecom_err_set(err, ECOM_INVALID, "%s: bad host", text);
+		return ecom_err_set(err, ECOM_INVALID, "%.*s: bad host", URL_ECHO_MAX, text);
 	} else {
 		snprintf(out->port, sizeof(out->port), "80");
 	}
 	if (strlen(path) >= sizeof(out->prefix))
-		return ecom_err_set(err, ECOM_INVALID, "%s: path too long", text);
+		return ecom_err_set(err, ECOM_INVALID, "%.*s: path too long", URL_ECHO_MAX, text);
 	snprintf(out->prefix, sizeof(out->prefix), "%s", path);
 	while (out->prefix[0] && out->prefix[strlen(out->prefix) - 1] == '/')
 		out->prefix[strlen(out->prefix) - 1] = '\0';
