@@ -118,8 +118,9 @@ run "serve all extra -> 2, one target only" 2 "one SERVICE (or all), got 'extra'
 	"$ecom" serve all extra
 run "serve all --port-base (no value) -> 2" 2 "--port-base needs a value" \
 	"$ecom" serve all --port-base
-for bad_opt in "--port-base 65532" "--port 0" "--stock -1" "--partitions 0" "--decline 2" \
-	"--ship-fail x" "--log-level loud" "--bogus 1"; do
+for bad_opt in "--port-base 65532" "--port 0" "--stock -1" "--stock 99999999999999999999" \
+	"--partitions 0" "--partitions 2x" "--decline 2" "--decline -0.5" "--ship-fail x" \
+	"--log-level loud" "--bogus 1"; do
 	# shellcheck disable=SC2086
 	run "serve all $bad_opt -> 2 naming it" 2 "bad option or value: $bad_opt" \
 		"$ecom" serve all $bad_opt
@@ -127,6 +128,8 @@ done
 run "serve billing -> 2, unknown service" 2 "unknown service 'billing'" "$ecom" serve billing
 run "serve order without Kafka/MongoDB -> 2 naming both" 2 \
 	"needs --kafka HOST:PORT and --mongo URI" env -u KAFKA_BROKERS -u MONGO_URL "$ecom" serve order
+run "serve order --kafka only (empty MONGO_URL is unset) -> 2" 2 "ecom serve order: needs --kafka" \
+	env MONGO_URL= PORT=abc "$ecom" serve order --kafka 127.0.0.1:1
 run "SERVICE_NAME=payment-service picks the service (still needs Kafka) -> 2" 2 \
 	"ecom serve payment-service: needs --kafka" \
 	env -u KAFKA_BROKERS SERVICE_NAME=payment-service PORT=4999 MONGO_URL=mongodb://x "$ecom" serve
@@ -134,7 +137,8 @@ run "LOG_LEVEL=loud -> 2 naming the levels" 2 "LOG_LEVEL=loud: want debug, info,
 	env LOG_LEVEL=loud "$ecom" serve all
 run "serve all --bind 999.1.1.1 -> 1, not an IPv4 address" 1 \
 	"bind address 999.1.1.1: not an IPv4 address" \
-	"$ecom" serve all --bind 999.1.1.1 --port-base "$(free_base 9)"
+	env JWT_SECRET=s "$ecom" serve all --bind 999.1.1.1 --port-base "$(free_base 9)" --port 4999 \
+	--order-url http://127.0.0.1:1
 run "serve all --mongo 'not a uri' -> 1, the URI is refused" 1 "mongo: bad URI" \
 	"$ecom" serve all --mongo 'not a uri' --port-base "$(free_base 8)"
 
@@ -147,12 +151,15 @@ mongo_pid=$!
 pids+=("$mongo_pid")
 
 # The dashboard directory: next to the binary, in the working directory, or none.
-mkdir -p "$work/deep/a/b/c" "$work/cwdweb/web"
+mkdir -p "$work/deep/a/b/c" "$work/cwdweb/web" "$work/cwdfile"
+touch "$work/cwdfile/web" # a file, not a directory
 cp "$ecom" "$work/deep/a/b/c/ecom"
 (cd "$work/deep/a/b/c" && ./ecom serve all --bind x --port-base 1) >/dev/null 2>&1
 check "a binary with no web/ anywhere still starts parsing (bad bind -> 1)" test $? = 1
 (cd "$work/cwdweb" && "$work/deep/a/b/c/ecom" serve all --bind x --port-base 1) >/dev/null 2>&1
 check "... and finds ./web in the working directory (bad bind -> 1)" test $? = 1
+(cd "$work/cwdfile" && "$work/deep/a/b/c/ecom" serve all --bind x --port-base 1) >/dev/null 2>&1
+check "... and ignores a file named web (bad bind -> 1)" test $? = 1
 
 # ---- ecom serve all, in memory, with a random secret, debug logs and the debug route -----------------
 mkdir -p "$work/web/js" "$work/web/sub"
@@ -161,7 +168,7 @@ echo 'body{}' >"$work/web/app.css"
 truncate -s 9M "$work/web/huge.txt" # sparse: over HTTP_STATIC_MAX
 for attempt in 1 2 3; do
 	B=$(free_base "$attempt")
-	env -u JWT_SECRET ECOM_DEBUG_ROUTES=1 "$ecom" serve all --port-base "$B" --log-level debug \
+	env JWT_SECRET= ECOM_DEBUG_ROUTES=1 "$ecom" serve all --port-base "$B" --log-level debug \
 		--cors-origin '' --web-dir "$work/web" --stock 3 --partitions 2 --decline 0 \
 		--ship-fail 0 >"$work/s1.out" 2>"$work/s1.err" &
 	s1=$!
@@ -313,12 +320,21 @@ j = json.loads(t.strip().split("\n")[-1])
 assert sys.argv[2] == "1" and j["server_errors"] == j["sent"] == 4 and j["errors"] == 4, j
 assert "errors     4 (5xx 4, transport 0)" in t and "e.g.       HTTP 500: {\"error\": \"order store is down\"}" in t, t' \
 	"$work/l500.out" "$rc"
+"$ecom" load --rate 30 --duration 0.2 --url "$F/mixed" --concurrency 1 >"$work/lmix.out" 2>/dev/null
+rc=$?
+check "load with some orders accepted and some failed: exit 1, unknown codes are errors (got $rc)" python3 -c '
+import json, sys
+j = json.loads(open(sys.argv[1]).read().strip().split("\n")[-1])
+assert sys.argv[2] == "1" and j["sent"] == 6 and j["created"] == 2 and j["server_errors"] == 4, j' \
+	"$work/lmix.out" "$rc"
+"$ecom" load --rate 10 --duration 0.2 --url "$(printf 'http://127.0.0.1:1/\xff')" >"$work/lutf.out" 2>/dev/null
+check "a URL that is not UTF-8 is shown as ? in the JSON summary" grep -q '"url":"?"' "$work/lutf.out"
 "$ecom" load --rate 20 --duration 0.5 --url "$F/slow" --concurrency 1 --seed 3 >"$work/lslow.out" 2>/dev/null &
 slow_pid=$!
 pids+=("$slow_pid")
 
 # ---- ecom load: usage and runs against the server ---------------------------------------------------------
-run "load extra -> 2" 2 "unexpected argument 'extra'" "$ecom" load extra
+run "load extra -> 2" 2 "unexpected argument 'extra'" env ORDER_SERVICE= "$ecom" load extra
 run "load --rate (no value) -> 2" 2 "--rate needs a value" "$ecom" load --rate
 run "load --frob 1 -> 2" 2 "unknown option '--frob'" "$ecom" load --frob 1
 run "load --concurrency 0 -> 2" 2 "--concurrency 0: want 1..256" "$ecom" load --rate 1 --duration 1 --concurrency 0
@@ -327,6 +343,10 @@ run "load --seed -1 -> 2" 2 "--seed -1: want an integer" "$ecom" load --rate 1 -
 run "load --seed 2^53 -> 2" 2 "--seed 9007199254740992" "$ecom" load --rate 1 --duration 1 --seed 9007199254740992
 run "load --seed 99999999999999999999 (overflow) -> 2" 2 "--seed 99999999999999999999" "$ecom" load --rate 1 --duration 1 --seed 99999999999999999999
 run "load --timeout-ms 0 -> 2" 2 "--timeout-ms 0: want 1..600000" "$ecom" load --rate 1 --duration 1 --timeout-ms 0
+run "load --timeout-ms 700000 -> 2" 2 "--timeout-ms 700000: want 1..600000" "$ecom" load --rate 1 --duration 1 --timeout-ms 700000
+run "load --concurrency 2x -> 2" 2 "--concurrency 2x: want 1..256" "$ecom" load --rate 1 --duration 1 --concurrency 2x
+run "load --duration 1e999 -> 2" 2 "--duration 1e999: want seconds" "$ecom" load --rate 1 --duration 1e999
+run "load --rate fast -> 2" 2 "--rate fast: want a number" "$ecom" load --rate fast --duration 1
 run "load without --duration -> 2" 2 "--duration is required" env -u DURATION "$ecom" load --rate 1
 run "load --duration 0 -> 2" 2 "--duration 0: want seconds > 0" "$ecom" load --rate 1 --duration 0
 run "load --rate '' -> 2" 2 "--rate : want a number > 0" "$ecom" load --rate '' --duration 1
@@ -374,6 +394,7 @@ check "serve all on an unreachable MongoDB -> 1 naming the store (got $rc)" bash
 for attempt in 1 2 3; do
 	B2=$(free_base $((attempt + 10)))
 	env JWT_SECRET=serve-cli-secret-0123456789abcdef CORS_ORIGIN=http://a.test LOG_LEVEL=warn \
+		ECOM_DEBUG_ROUTES=0 KAFKA_BROKERS= \
 		"$ecom" serve all --port-base "$B2" --web-dir '' >"$work/s2.out" 2>"$work/s2.err" &
 	s2=$!
 	pids+=("$s2")
@@ -384,6 +405,7 @@ done
 if [ -n "$B2" ]; then
 	check "banner without a dashboard directory says so" grep -q "no web/ directory found: use --web-dir" "$work/s2.out"
 	check "banner: the secret comes from JWT_SECRET" grep -q "admin secret: from JWT_SECRET" "$work/s2.out"
+	check "ECOM_DEBUG_ROUTES=0: no debug route" bash -c "! grep -q 'debug routes' '$work/s2.out'"
 	code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((B2 + 4))/")
 	check "GET / without a dashboard directory -> 404 (got $code)" test "$code" = 404
 	check "CORS_ORIGIN allows that origin" bash -c \

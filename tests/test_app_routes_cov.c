@@ -2894,7 +2894,13 @@ static void test_cli_http_scripted_answers(void **state)
 			   "Transfer-Encoding: identity\r\nTransfer-Encoding: x\r\n"
 			   "Content-Length: 2\r\n\r\nok", .hold_ms = 100},
 		{.answer = "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", .hold_ms = 100},
-		/* 23 silent: the timeout ends the wait; 24 reads nothing: the send times out */
+		/* 23 reads the body slowly, then answers; 24 resets; 25, 26 stall inside chunks */
+		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone", .drain = 1,
+		 .hold_ms = 100},
+		{.answer = "x", .reset = 1},
+		{.answer = CHUNKED_HEAD "5", .hold_ms = 1000},
+		{.answer = CHUNKED_HEAD "5\r\nhe", .hold_ms = 1000},
+		/* 27 silent: the timeout ends the wait; 28 reads nothing: the send times out */
 		{.answer = NULL, .hold_ms = 1500},
 		{.answer = NULL, .hold_ms = 1500, .no_read = 1},
 	};
@@ -2980,6 +2986,22 @@ static void test_cli_http_scripted_answers(void **state)
 	assert_int_equal(cli_case(f.port, "POST", NULL, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
 	assert_int_equal(r.status, 201);
 	cli_response_free(&r);
+	big = ecom_xmalloc(4 * 1024 * 1024 + 1);
+	memset(big, ' ', 4 * 1024 * 1024);
+	big[4 * 1024 * 1024] = '\0';
+	assert_int_equal(cli_case(f.port, "POST", big, NET_WAIT_MS, &r, &err, &kept), ECOM_OK);
+	assert_string_equal(r.body, "done");
+	cli_response_free(&r);
+	free(big);
+	assert_int_equal(cli_case(f.port, "GET", NULL, NET_WAIT_MS, &r, &err, &kept),
+			 ECOM_UNAVAILABLE);
+	assert_non_null(strstr(err.msg, "recv: "));
+	for (int i = 25; i <= 26; i++) {
+		assert_int_equal(cli_case(f.port, "GET", NULL, 300, &r, &err, &kept),
+				 ECOM_UNAVAILABLE);
+		assert_string_equal(err.msg, "no answer in time");
+		assert_null(r.body);
+	}
 	t0 = now_ms();
 	assert_int_equal(cli_case(f.port, "GET", NULL, 200, &r, &err, &kept), ECOM_UNAVAILABLE);
 	assert_string_equal(err.msg, "no answer in time");
