@@ -4,7 +4,12 @@
  * that HAVE the field) instead of the whole collection, so the runtime's sweep over
  * outbox_at/wake_at touches only pending documents. Hash and index order are never
  * observable: every walk that returns documents goes through the sorted view or sorts its
- * results by a total order. */
+ * results by a total order.
+ * Cold documents: one not written for MEM_DEMOTE_AGE writes to its collection and in no
+ * field index (so no sweep looks at it) is kept as a compact binary encoding of its tree
+ * instead of the tree (jansson spends ~240 bytes per value; the encoding ~20). Reading it
+ * decodes a private tree, which costs about what copying a hot one does; writing makes it
+ * hot again. The encoding is exact (reals as their 8 bytes), so nothing observable changes. */
 #include "sim/mem_store.h"
 
 #include <stdlib.h>
@@ -14,6 +19,11 @@
 #define MEM_STORE_COLLS_MIN 8
 #define MEM_STORE_FIELD_INDEXES_MAX 8 /* per collection; finds on further fields scan all */
 #define MEM_FIDX_ABSENT SIZE_MAX
+#ifndef MEM_DEMOTE_EVERY
+#define MEM_DEMOTE_EVERY 4096 /* writes to a collection between walks for cold documents */
+#define MEM_DEMOTE_AGE 4096   /* writes to its collection since a document's own last write */
+#endif
+#define MEM_BIN_DEPTH_MAX 64  /* documents nest far less; decoding trusts only our encoder */
 
 /* The documents of a collection whose top-level `field` is present and not null (exactly
  * those an EQ/RANGE query on the field can match), in no particular order. Built on the first
@@ -26,7 +36,11 @@ struct mem_fidx {
 
 struct mem_doc {
 	char *id;
-	json_t *doc;	      /* a reference to the caller's document (store.h: handed over) */
+	json_t *doc;	      /* hot: a reference to the caller's document (store.h: handed
+			       * over); NULL when cold */
+	unsigned char *bin;   /* cold: the encoded document; NULL when hot */
+	int64_t version;      /* the document's "version" */
+	uint64_t written;     /* coll->writes at its last write */
 #ifdef ECOM_CHECK_HANDOFF
 	json_t *snap; /* a private copy: doc must stay equal to it (nobody mutates after handoff) */
 #endif
@@ -34,6 +48,11 @@ struct mem_doc {
 	size_t dense_idx;     /* position in coll->dense */
 	uint64_t hash;
 	size_t fpos[MEM_STORE_FIELD_INDEXES_MAX]; /* position in coll->fidx[i].docs or ABSENT */
+};
+
+struct mem_buf {
+	unsigned char *p;
+	size_t n, cap;
 };
 
 struct mem_coll {
@@ -47,6 +66,8 @@ struct mem_coll {
 	int sorted_dirty;
 	struct mem_fidx fidx[MEM_STORE_FIELD_INDEXES_MAX];
 	size_t n_fidx;
+	uint64_t writes; /* inserts and replaces so far */
+	struct mem_buf scratch; /* encoding buffer, reused */
 };
 
 struct mem_store {
@@ -130,6 +151,8 @@ static void doc_snap(struct mem_doc *d)
 
 static void doc_check(const struct mem_doc *d)
 {
+	if (!d->doc)
+		return; /* cold: nobody else holds it */
 	ECOM_ASSERT(json_equal(d->doc, d->snap) &&
 		    "a document handed to the store was modified afterwards (store.h)");
 }
@@ -144,6 +167,255 @@ static void doc_snap(struct mem_doc *d) { (void)d; }
 static void doc_check(const struct mem_doc *d) { (void)d; }
 static void doc_unsnap(struct mem_doc *d) { (void)d; }
 #endif
+
+/* ---- cold documents: a compact exact encoding of a tree -------------------------------- */
+
+static void buf_reserve(struct mem_buf *b, size_t n)
+{
+	if (b->n + n <= b->cap)
+		return;
+	while (b->n + n > b->cap)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = ecom_xrealloc(b->p, b->cap);
+}
+
+static inline void buf_put(struct mem_buf *b, const void *src, size_t n)
+{
+	buf_reserve(b, n);
+	memcpy(b->p + b->n, src, n);
+	b->n += n;
+}
+
+static inline void buf_byte(struct mem_buf *b, unsigned char c)
+{
+	buf_reserve(b, 1);
+	b->p[b->n++] = c;
+}
+
+static inline void buf_varint(struct mem_buf *b, uint64_t v)
+{
+	buf_reserve(b, 10);
+	while (v >= 0x80) {
+		b->p[b->n++] = (unsigned char)(v | 0x80);
+		v >>= 7;
+	}
+	b->p[b->n++] = (unsigned char)v;
+}
+
+/* 'o' count (keylen key value)*, 'a' count value*, 's' len bytes, 'i' zigzag varint,
+ * 'r' the double's 8 bytes, 't' 'f' 'n'. Lengths and counts are LEB128 varints. */
+static void bin_encode(struct mem_buf *b, const json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	unsigned char tag;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		buf_byte(b, 'o');
+		buf_varint(b, json_object_size(v));
+		json_object_foreach((json_t *)v, key, item) {
+			size_t kl = strlen(key);
+
+			buf_varint(b, kl);
+			buf_put(b, key, kl);
+			bin_encode(b, item);
+		}
+		return;
+	case JSON_ARRAY:
+		buf_byte(b, 'a');
+		buf_varint(b, json_array_size(v));
+		json_array_foreach(v, i, item)
+			bin_encode(b, item);
+		return;
+	case JSON_STRING:
+		buf_byte(b, 's');
+		buf_varint(b, json_string_length(v));
+		buf_put(b, json_string_value(v), json_string_length(v));
+		return;
+	case JSON_INTEGER: {
+		uint64_t u = (uint64_t)json_integer_value(v);
+
+		buf_byte(b, 'i');
+		buf_varint(b, (u << 1) ^ (uint64_t)((int64_t)u >> 63));
+		return;
+	}
+	case JSON_REAL: {
+		double d = json_real_value(v);
+
+		buf_byte(b, 'r');
+		buf_put(b, &d, sizeof(d));
+		return;
+	}
+	case JSON_TRUE:
+		tag = 't';
+		break;
+	case JSON_FALSE:
+		tag = 'f';
+		break;
+	default:
+		tag = 'n';
+		break;
+	}
+	buf_byte(b, tag);
+}
+
+static uint64_t bin_varint(const unsigned char **p)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	for (;;) {
+		unsigned char c = *(*p)++;
+
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+		shift += 7;
+		ECOM_ASSERT(shift < 64);
+	}
+}
+
+static json_t *bin_decode(const unsigned char **p, int depth)
+{
+	char keybuf[256];
+	json_t *out;
+	uint64_t n;
+
+	ECOM_ASSERT(depth < MEM_BIN_DEPTH_MAX);
+	switch (*(*p)++) {
+	case 'o':
+		out = json_object();
+		ECOM_ASSERT(out);
+		n = bin_varint(p);
+		for (uint64_t i = 0; i < n; i++) {
+			size_t kl = (size_t)bin_varint(p);
+			char *key = kl < sizeof(keybuf) ? keybuf : ecom_xmalloc(kl + 1);
+
+			memcpy(key, *p, kl);
+			key[kl] = '\0';
+			*p += kl;
+			ECOM_ASSERT(json_object_set_new_nocheck(out, key, bin_decode(p, depth + 1)) ==
+				    0);
+			if (key != keybuf)
+				free(key);
+		}
+		return out;
+	case 'a':
+		out = json_array();
+		ECOM_ASSERT(out);
+		n = bin_varint(p);
+		for (uint64_t i = 0; i < n; i++)
+			ECOM_ASSERT(json_array_append_new(out, bin_decode(p, depth + 1)) == 0);
+		return out;
+	case 's':
+		n = bin_varint(p);
+		out = json_stringn_nocheck((const char *)*p, (size_t)n);
+		*p += n;
+		break;
+	case 'i':
+		n = bin_varint(p);
+		out = json_integer((json_int_t)((n >> 1) ^ (~(n & 1) + 1)));
+		break;
+	case 'r': {
+		double d;
+
+		memcpy(&d, *p, sizeof(d));
+		*p += sizeof(d);
+		out = json_real(d);
+		break;
+	}
+	case 't':
+		out = json_true();
+		break;
+	case 'f':
+		out = json_false();
+		break;
+	case 'n':
+		out = json_null();
+		break;
+	default:
+		ECOM_ASSERT(!"corrupt cold document");
+		return NULL;
+	}
+	ECOM_ASSERT(out);
+	return out;
+}
+
+static json_t *doc_decode(const struct mem_doc *d)
+{
+	const unsigned char *p = d->bin;
+
+	return bin_decode(&p, 0);
+}
+
+/* A new reference to the document's tree: the stored one (hot; read-only) or a fresh decode
+ * (cold; the caller's). */
+static json_t *doc_tree(const struct mem_doc *d)
+{
+	if (!d->doc)
+		return doc_decode(d);
+	doc_check(d);
+	return json_incref(d->doc);
+}
+
+/* A private copy for the caller to keep and modify. */
+static json_t *doc_private(const struct mem_doc *d)
+{
+	json_t *out;
+
+	if (!d->doc)
+		return doc_decode(d);
+	doc_check(d);
+	out = mem_copy(d->doc);
+	ECOM_ASSERT(out);
+	return out;
+}
+
+/* Makes doc (a new reference, handed over) d's hot tree, dropping what was there. */
+static void doc_set(struct mem_doc *d, json_t *doc, uint64_t written)
+{
+	doc_check(d);
+	doc_unsnap(d);
+	json_decref(d->doc);
+	free(d->bin);
+	d->bin = NULL;
+	d->doc = doc;
+	d->version = json_integer_value(json_object_get(doc, "version"));
+	d->written = written;
+	doc_snap(d);
+}
+
+static void doc_release(struct mem_doc *d)
+{
+	doc_check(d);
+	doc_unsnap(d);
+	json_decref(d->doc);
+	free(d->bin);
+	d->doc = NULL;
+	d->bin = NULL;
+}
+
+static void doc_demote(struct mem_doc *d, struct mem_buf *scratch)
+{
+	doc_check(d);
+	scratch->n = 0;
+	bin_encode(scratch, d->doc);
+	d->bin = ecom_xmalloc(scratch->n);
+	memcpy(d->bin, scratch->p, scratch->n);
+#ifdef ECOM_CHECK_HANDOFF
+	{
+		json_t *back = doc_decode(d);
+
+		ECOM_ASSERT(json_equal(back, d->doc) && "cold encoding does not round-trip");
+		json_decref(back);
+	}
+#endif
+	doc_unsnap(d);
+	json_decref(d->doc);
+	d->doc = NULL;
+}
 
 /* ---- collections ------------------------------------------------------------------- */
 
@@ -203,12 +475,11 @@ static void coll_free(struct mem_coll *c)
 		free(c->fidx[i].docs);
 	}
 	for (size_t i = 0; i < c->n; i++) {
-		doc_check(c->dense[i]);
-		doc_unsnap(c->dense[i]);
-		json_decref(c->dense[i]->doc);
+		doc_release(c->dense[i]);
 		free(c->dense[i]->id);
 		free(c->dense[i]);
 	}
+	free(c->scratch.p);
 	free(c->dense);
 	free(c->sorted);
 	free(c->buckets);
@@ -246,9 +517,12 @@ static void coll_rehash(struct mem_coll *c, size_t n_buckets)
 
 static int fidx_has(const struct mem_fidx *x, const struct mem_doc *d)
 {
-	const json_t *v = json_object_get(d->doc, x->field);
+	json_t *t = doc_tree(d);
+	const json_t *v = json_object_get(t, x->field);
+	int has = v && !json_is_null(v);
 
-	return v && !json_is_null(v);
+	json_decref(t);
+	return has;
 }
 
 static void fidx_put(struct mem_fidx *x, size_t i, struct mem_doc *d)
@@ -305,6 +579,26 @@ static struct mem_fidx *fidx_get(struct mem_coll *c, const char *field)
 	return x;
 }
 
+/* Every MEM_DEMOTE_EVERY writes: documents nobody wrote for MEM_DEMOTE_AGE writes and no
+ * index holds become cold (the walk is O(documents), so O(1) per write on average). */
+static void coll_note_write(struct mem_coll *c)
+{
+	c->writes++;
+	if (c->writes % MEM_DEMOTE_EVERY != 0)
+		return;
+	for (size_t i = 0; i < c->n; i++) {
+		struct mem_doc *d = c->dense[i];
+		int indexed = 0;
+
+		if (!d->doc || c->writes - d->written < MEM_DEMOTE_AGE)
+			continue;
+		for (size_t k = 0; k < c->n_fidx; k++)
+			indexed |= d->fpos[k] != MEM_FIDX_ABSENT;
+		if (!indexed)
+			doc_demote(d, &c->scratch);
+	}
+}
+
 /* Takes ownership of doc. The caller has checked that id is absent. */
 static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 {
@@ -312,8 +606,7 @@ static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 	size_t b;
 
 	d->id = ecom_xstrdup(id);
-	d->doc = doc;
-	doc_snap(d);
+	doc_set(d, doc, c->writes + 1);
 	d->hash = mem_hash(id);
 	for (size_t i = 0; i < MEM_STORE_FIELD_INDEXES_MAX; i++)
 		d->fpos[i] = MEM_FIDX_ABSENT;
@@ -347,9 +640,7 @@ static void coll_del(struct mem_coll *c, struct mem_doc *d)
 	c->dense[d->dense_idx] = last;
 	last->dense_idx = d->dense_idx;
 	c->sorted_dirty = 1;
-	doc_check(d);
-	doc_unsnap(d);
-	json_decref(d->doc);
+	doc_release(d);
 	free(d->id);
 	free(d);
 }
@@ -452,6 +743,8 @@ struct find_sort {
 
 /* qsort has no context argument in C17, so a match carries its sort key with it. */
 struct find_hit {
+	json_t *tree; /* a reference (doc_tree) */
+	int cold;     /* tree is a private decode: hand it out as is */
 	const struct mem_doc *d;
 	const json_t *key;
 	const struct find_sort *sort;
@@ -481,9 +774,7 @@ static int mem_get(struct store *s, const char *coll, const char *id, json_t **o
 
 	if (!d)
 		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
-	doc_check(d);
-	*out = mem_copy(d->doc);
-	ECOM_ASSERT(*out);
+	*out = doc_private(d);
 	return ECOM_OK;
 }
 
@@ -496,6 +787,7 @@ static int mem_insert(struct store *s, const char *coll, json_t *doc, struct eco
 	if (coll_lookup(c, id))
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: duplicate _id", coll, id);
 	coll_add(c, id, json_incref(doc));
+	coll_note_write(c);
 	return ECOM_OK;
 }
 
@@ -511,15 +803,13 @@ static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t e
 	d = c ? coll_lookup(c, id) : NULL;
 	if (!d)
 		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
-	have = json_integer_value(json_object_get(d->doc, "version"));
+	have = d->version;
 	if (have != expected_version)
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: version %lld, expected %lld", coll,
 				    id, (long long)have, (long long)expected_version);
-	doc_check(d);
-	json_decref(d->doc);
-	d->doc = json_incref(doc);
-	doc_snap(d);
+	doc_set(d, json_incref(doc), c->writes + 1);
 	fidx_sync(c, d);
+	coll_note_write(c);
 	return ECOM_OK;
 }
 
@@ -549,11 +839,16 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	hits = ecom_xmalloc(n_scan * sizeof(*hits));
 	for (size_t i = 0; i < n_scan; i++) {
 		const struct mem_doc *d = scan[i];
+		json_t *tree = doc_tree(d);
 
-		if (!query_matches(q, d->doc))
+		if (!query_matches(q, tree)) {
+			json_decref(tree);
 			continue;
+		}
+		hits[n_hits].tree = tree;
+		hits[n_hits].cold = d->doc == NULL;
 		hits[n_hits].d = d;
-		hits[n_hits].key = sort.field ? json_object_get(d->doc, sort.field) : NULL;
+		hits[n_hits].key = sort.field ? json_object_get(tree, sort.field) : NULL;
 		hits[n_hits].sort = &sort;
 		n_hits++;
 	}
@@ -562,14 +857,13 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
 	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
 	for (size_t i = 0; i < n_out; i++) {
-		json_t *copy;
-
-		doc_check(hits[i].d);
-		copy = mem_copy(hits[i].d->doc);
+		json_t *copy = hits[i].cold ? json_incref(hits[i].tree) : mem_copy(hits[i].tree);
 
 		ECOM_ASSERT(copy);
 		json_array_append_new(arr, copy);
 	}
+	for (size_t i = 0; i < n_hits; i++)
+		json_decref(hits[i].tree);
 out:
 	free(hits);
 	*out = arr;
@@ -630,10 +924,7 @@ json_t *mem_store_view(struct store *s, const char *coll, const char *id)
 	struct mem_coll *c = coll_find(mem_of(s), coll);
 	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
 
-	if (!d)
-		return NULL;
-	doc_check(d);
-	return json_incref(d->doc);
+	return d ? doc_tree(d) : NULL;
 }
 
 int mem_store_foreach(struct store *s, const char *coll,
@@ -649,10 +940,10 @@ int mem_store_foreach(struct store *s, const char *coll,
 	sorted = coll_sorted(c);
 	n = c->n;
 	for (size_t i = 0; i < n; i++) {
-		int rc;
+		json_t *tree = doc_tree(sorted[i]);
+		int rc = fn(arg, tree);
 
-		doc_check(sorted[i]);
-		rc = fn(arg, sorted[i]->doc);
+		json_decref(tree);
 
 		if (rc != 0)
 			return rc;
@@ -717,8 +1008,10 @@ int mem_store_foreach_having(struct store *s, const char *coll, const char *cons
 		if (kept == 0 || pick[kept - 1] != pick[i])
 			pick[kept++] = pick[i];
 	for (size_t i = 0; i < kept && rc == 0; i++) {
-		doc_check(pick[i]);
-		rc = fn(arg, pick[i]->doc);
+		json_t *tree = doc_tree(pick[i]);
+
+		rc = fn(arg, tree);
+		json_decref(tree);
 	}
 	free(pick);
 	return rc;

@@ -133,6 +133,104 @@ static void test_foreach_having(void **state)
 	store_destroy(s);
 }
 
+/* A document of every JSON shape the encoding of cold documents must keep exactly. */
+static json_t *odd_doc(const char *id, int64_t version, int64_t n)
+{
+	json_t *d = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f, s:b, s:b, s:n, s:s, s:[i, {s:[]}, {}],"
+			      " s:{s:{s:s}}}",
+			      "_id", id, "version", (json_int_t)version, "n", (json_int_t)n,
+			      "neg", (json_int_t)INT64_MIN, "real", 0.1 + (double)n / 3.0,
+			      "tiny", 5e-324, "yes", 1, "no", 0, "nothing", "utf8",
+			      "caf\xc3\xa9 \xe2\x82\xac \"q\"\n", "list", 1, "empty", "obj",
+			      "deep", "er", "est", "x");
+
+	json_object_set_new(d, "nul", json_stringn("a\0b", 3));
+	json_object_set_new(d, "big", json_integer(INT64_MAX));
+	return d;
+}
+
+/* Documents left alone long enough go cold (a compact encoding); every read path gives
+ * back exactly what was stored, and a write makes them ordinary again. */
+static void test_cold_documents(void **state)
+{
+	enum { N = 3000, WRITES = 12000 };
+	struct store *s = mem_store_new();
+	struct store_query all = { .op = STORE_ALL, .sort_field = "n", .descending = 1 };
+	json_t *d, *out, *found, *want;
+	char id[32];
+	int64_t version[N];
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "d%05d", i);
+		d = odd_doc(id, 1, i);
+		assert_int_equal(store_insert(s, "c", d, NULL), ECOM_OK);
+		json_decref(d);
+		version[i] = 1;
+	}
+	/* Keep writing the first ten: the rest age past the demotion threshold. */
+	for (int k = 0; k < WRITES; k++) {
+		int i = k % 10;
+
+		snprintf(id, sizeof(id), "d%05d", i);
+		d = odd_doc(id, version[i] + 1, i);
+		assert_int_equal(store_replace(s, "c", d, version[i], NULL), ECOM_OK);
+		json_decref(d);
+		version[i]++;
+	}
+	/* get */
+	for (int i = 0; i < N; i += 97) {
+		snprintf(id, sizeof(id), "d%05d", i);
+		want = odd_doc(id, version[i], i);
+		assert_int_equal(store_get(s, "c", id, &out, NULL), ECOM_OK);
+		assert_true(json_equal(out, want));
+		/* the copy is the caller's */
+		json_object_set_new(out, "n", json_integer(-1));
+		json_decref(out);
+		out = mem_store_view(s, "c", id);
+		assert_true(json_equal(out, want));
+		json_decref(out);
+		json_decref(want);
+	}
+	/* find over everything, sorted on a field */
+	assert_int_equal(store_find(s, "c", &all, &found, NULL), ECOM_OK);
+	assert_int_equal(json_array_size(found), N);
+	for (int i = 0; i < N; i += 101) {
+		int j = N - 1 - i;
+
+		snprintf(id, sizeof(id), "d%05d", j);
+		want = odd_doc(id, version[j], j);
+		assert_true(json_equal(json_array_get(found, (size_t)i), want));
+		json_decref(want);
+	}
+	json_decref(found);
+	/* A stale version still conflicts; the right one turns the document hot again. */
+	d = odd_doc("d02000", 5, 2000);
+	assert_int_equal(store_replace(s, "c", d, 4, NULL), ECOM_CONFLICT);
+	json_decref(d);
+	d = odd_doc("d02000", 2, 2000);
+	json_object_set_new(d, "touched", json_true());
+	assert_int_equal(store_replace(s, "c", d, 1, NULL), ECOM_OK);
+	json_decref(d);
+	out = mem_store_view(s, "c", "d02000");
+	assert_true(json_is_true(json_object_get(out, "touched")));
+	json_decref(out);
+	/* An index built on cold documents finds them. */
+	{
+		struct store_query q = { .op = STORE_RANGE, .field = "n", .lo = json_integer(2990),
+					 .hi = json_integer(2999) };
+
+		assert_int_equal(store_find(s, "c", &q, &found, NULL), ECOM_OK);
+		assert_int_equal(json_array_size(found), 10);
+		json_decref(found);
+		json_decref(q.lo);
+		json_decref(q.hi);
+	}
+	assert_int_equal(store_remove(s, "c", "d00500", NULL), ECOM_OK);
+	assert_int_equal(mem_store_count(s, "c"), N - 1);
+	store_destroy(s);
+}
+
 static void test_collections(void **state)
 {
 	struct store *s = mem_store_new();
@@ -349,6 +447,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_count_foreach),
 		cmocka_unit_test(test_foreach_having),
+		cmocka_unit_test(test_cold_documents),
 		cmocka_unit_test(test_collections),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_field_index),

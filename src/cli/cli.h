@@ -9,6 +9,10 @@ int cmd_load(int argc, char **argv);
 int cmd_dlq(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 
+/* jalloc.c: a free-list cache in front of malloc for jansson's small blocks (simulator
+ * runs); a no-op under AddressSanitizer. */
+void cli_jansson_cache_install(void);
+
 /* True when argv has -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
 

@@ -281,6 +281,7 @@ static int sim_cmd_run(int argc, char **argv)
 	o.record_lines = a.check_determinism;
 	o.crash_instance = a.crash_instance[0] ? a.crash_instance : NULL;
 	o.crash_after_calls = a.crash_after;
+	o.skip_free = !a.check_determinism; /* the process ends after this one run */
 	t0 = sim_wall_ms();
 	sim_run(&s, &o, &r, NULL);
 	json_object_set_new(r.summary, "wall_ms", json_integer(sim_wall_ms() - t0));
@@ -317,6 +318,7 @@ static int sim_cmd_run(int argc, char **argv)
 
 int cmd_sim(int argc, char **argv)
 {
+	cli_jansson_cache_install();
 	if (argc < 2) {
 		sim_top_usage(stderr);
 		return 2;
