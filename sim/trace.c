@@ -53,16 +53,56 @@ static void trace_record(struct sim_trace *t, const char *line)
 		snprintf(t->captured, sizeof(t->captured), "%s", line);
 }
 
+/* Appends s to line[*n] (capacity cap, always NUL-terminated), truncating like snprintf. */
+static void trace_cat(char *line, size_t cap, size_t *n, const char *s, size_t len)
+{
+	if (*n + len >= cap)
+		len = cap - 1 - *n;
+	memcpy(line + *n, s, len);
+	*n += len;
+	line[*n] = '\0';
+}
+
+/* The text of "t=%010lld %s %s%s%s" (now_us, actor, what, detail ? " " : "", detail),
+ * truncated to TRACE_LINE_MAX - 1 like snprintf, built without printf: one per event. */
+static size_t trace_format(char line[TRACE_LINE_MAX], int64_t now_us, const char *actor,
+			   const char *what, const char *detail)
+{
+	char num[24];
+	size_t n = 0, k = sizeof(num);
+	uint64_t u = (uint64_t)now_us;
+
+	if (now_us < 0)
+		return (size_t)snprintf(line, TRACE_LINE_MAX, "t=%010lld %s %s%s%s",
+					(long long)now_us, actor, what,
+					detail && *detail ? " " : "", detail ? detail : "");
+	do {
+		num[--k] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (sizeof(num) - k < 10)
+		num[--k] = '0';
+	line[0] = '\0';
+	trace_cat(line, TRACE_LINE_MAX, &n, "t=", 2);
+	trace_cat(line, TRACE_LINE_MAX, &n, num + k, sizeof(num) - k);
+	trace_cat(line, TRACE_LINE_MAX, &n, " ", 1);
+	trace_cat(line, TRACE_LINE_MAX, &n, actor, strlen(actor));
+	trace_cat(line, TRACE_LINE_MAX, &n, " ", 1);
+	trace_cat(line, TRACE_LINE_MAX, &n, what, strlen(what));
+	if (detail && *detail) {
+		trace_cat(line, TRACE_LINE_MAX, &n, " ", 1);
+		trace_cat(line, TRACE_LINE_MAX, &n, detail, strlen(detail));
+	}
+	return n;
+}
+
 void sim_trace_line(struct sim_trace *t, int64_t now_us, const char *actor, const char *what,
 		    const char *detail)
 {
 	char line[TRACE_LINE_MAX];
 	int n;
 
-	n = snprintf(line, sizeof(line), "t=%010lld %s %s%s%s", (long long)now_us, actor, what,
-		     detail && *detail ? " " : "", detail ? detail : "");
-	if (n < 0)
-		return;
+	n = (int)trace_format(line, now_us, actor, what, detail);
 	if ((size_t)n >= sizeof(line))
 		n = (int)sizeof(line) - 1;
 	t->hash = jsonx_fnv1a(t->hash, line, (size_t)n);

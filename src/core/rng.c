@@ -102,7 +102,21 @@ void rng_uuid(struct rng *r, char out[37])
 
 	hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL; /* version 4 */
 	lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL; /* RFC 4122 variant */
-	snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
-		 (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),
-		 (unsigned long long)(lo & 0xffffffffffffULL));
+	/* "%08x-%04x-%04x-%04x-%012llx" of (hi, lo), written directly. */
+	{
+		static const char hex[] = "0123456789abcdef";
+		int o = 0;
+
+		for (int i = 15; i >= 0; i--) {
+			out[o++] = hex[(hi >> (i * 4)) & 15];
+			if (i == 8 || i == 4 || i == 0)
+				out[o++] = '-';
+		}
+		for (int i = 15; i >= 0; i--) {
+			out[o++] = hex[(lo >> (i * 4)) & 15];
+			if (i == 12)
+				out[o++] = '-';
+		}
+		out[o] = '\0';
+	}
 }

@@ -156,6 +156,179 @@ int jsonx_wire_exact(const json_t *j)
 	}
 }
 
+struct jsonx_out {
+	char *p;
+	size_t n, cap;
+};
+
+static void out_reserve(struct jsonx_out *o, size_t n)
+{
+	if (o->n + n <= o->cap)
+		return;
+	while (o->n + n > o->cap)
+		o->cap = o->cap ? o->cap * 2 : 512;
+	o->p = ecom_xrealloc(o->p, o->cap);
+}
+
+static void out_put(struct jsonx_out *o, const char *s, size_t n)
+{
+	out_reserve(o, n);
+	memcpy(o->p + o->n, s, n);
+	o->n += n;
+}
+
+static void out_string(struct jsonx_out *o, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t run = 0;
+
+	out_reserve(o, len + 2);
+	o->p[o->n++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		out_put(o, s + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default: /* other control characters: \u00XX, upper-case hex like jansson */
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+			break;
+		}
+		out_put(o, esc, n);
+	}
+	out_put(o, s + run, len - run);
+	out_put(o, "\"", 1);
+}
+
+static void out_integer(struct jsonx_out *o, json_int_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	out_put(o, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* jansson's real format at precision 15: "%.15g", ".0" when it reads like an integer, and
+ * the exponent without '+' or leading zeros. */
+static void out_real(struct jsonx_out *o, double v)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%.15g", v);
+	char *e;
+
+	ECOM_ASSERT(n > 0 && (size_t)n < sizeof(buf) - 3);
+	if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+		memcpy(buf + n, ".0", 3);
+		n += 2;
+	}
+	e = strchr(buf, 'e');
+	if (e) {
+		char *start = e + 1, *end = e + 2;
+
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, (size_t)(buf + n - end) + 1);
+			n -= (int)(end - start);
+		}
+	}
+	out_put(o, buf, (size_t)n);
+}
+
+static void out_value(struct jsonx_out *o, const json_t *j)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+	int first = 1;
+
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		out_put(o, "{", 1);
+		json_object_foreach((json_t *)j, key, item) {
+			if (!first)
+				out_put(o, ",", 1);
+			first = 0;
+			out_string(o, key, strlen(key));
+			out_put(o, ":", 1);
+			out_value(o, item);
+		}
+		out_put(o, "}", 1);
+		return;
+	case JSON_ARRAY:
+		out_put(o, "[", 1);
+		json_array_foreach(j, i, item) {
+			if (i)
+				out_put(o, ",", 1);
+			out_value(o, item);
+		}
+		out_put(o, "]", 1);
+		return;
+	case JSON_STRING:
+		out_string(o, json_string_value(j), json_string_length(j));
+		return;
+	case JSON_INTEGER:
+		out_integer(o, json_integer_value(j));
+		return;
+	case JSON_REAL:
+		out_real(o, json_real_value(j));
+		return;
+	case JSON_TRUE:
+		out_put(o, "true", 4);
+		return;
+	case JSON_FALSE:
+		out_put(o, "false", 5);
+		return;
+	default:
+		out_put(o, "null", 4);
+		return;
+	}
+}
+
+char *jsonx_dumps_fast(const json_t *j, size_t *len)
+{
+	struct jsonx_out o = { NULL, 0, 0 };
+
+	ECOM_ASSERT(json_is_object(j) || json_is_array(j));
+	out_value(&o, j);
+	out_reserve(&o, 1);
+	o.p[o.n] = '\0';
+#ifdef ECOM_CHECK_HANDOFF
+	{
+		char *ref = json_dumps(j, ECOM_JSON_FLAGS);
+
+		ECOM_ASSERT(ref && strcmp(ref, o.p) == 0 &&
+			    "jsonx_dumps_fast differs from json_dumps");
+		free(ref);
+	}
+#endif
+	if (len)
+		*len = o.n;
+	return o.p;
+}
+
 char *jsonx_dumps(const json_t *j)
 {
 	char *s;

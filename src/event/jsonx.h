@@ -47,6 +47,11 @@ int jsonx_wire_exact(const json_t *j);
 /* malloc'd compact text with ECOM_JSON_FLAGS (any JSON value, not only containers);
  * caller frees. Same value => same bytes. */
 char *jsonx_dumps(const json_t *j);
+/* The same bytes as json_dumps(j, ECOM_JSON_FLAGS) for an object or array of valid UTF-8
+ * strings, without jansson's per-container cycle bookkeeping and printf per integer (the
+ * relay serializes every event with it). *len = strlen of the result. malloc'd; never NULL.
+ * Debug builds (ECOM_CHECK_HANDOFF) compare with json_dumps and abort on a difference. */
+char *jsonx_dumps_fast(const json_t *j, size_t *len);
 
 /* FNV-1a 64 over bytes, continuing from h (start with JSONX_FNV_OFFSET). */
 #define JSONX_FNV_OFFSET 0xcbf29ce484222325ULL

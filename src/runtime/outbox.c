@@ -19,12 +19,11 @@ int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struc
 	json_t *headers = json_object_get(event, "headers"), *v;
 	const char *key = json_string_value(json_object_get(event, "key"));
 	const char *hk;
-	size_t n = 0;
+	size_t n = 0, value_len;
 	char *value;
 	int rc;
 
-	value = json_dumps(event, ECOM_JSON_FLAGS);
-	ECOM_ASSERT(value);
+	value = jsonx_dumps_fast(event, &value_len);
 	json_object_foreach(headers, hk, v)
 	{
 		if (n == BROKER_MAX_HEADERS)
@@ -49,7 +48,7 @@ int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struc
 				     .key = key,
 				     .key_len = key ? strlen(key) : 0,
 				     .value = value,
-				     .value_len = strlen(value),
+				     .value_len = value_len,
 				     .headers = hdrs,
 				     .n_headers = n,
 				     .parsed = jsonx_wire_exact(event) ? event : NULL};
