@@ -1233,7 +1233,6 @@ static void test_inv_dlq_violations(void **state)
 		 "model's dead_letters",
 		 want, NULL);
 	assert_int_equal(c->w->dl_exhausted, 0);
-	(void)p12;
 }
 
 /* ---- the summary and the expectation check ------------------------------------------------ */
@@ -1511,7 +1510,8 @@ static void test_run_dlq_replay_twice(void **state)
 		"\"catalog\":{\"skus\":5,\"stock\":1000},"
 		"\"workload\":{\"orders\":12,\"rate_per_sec\":40},"
 		"\"faults\":{\"poison\":0.3},"
-		"\"ops\":[{\"at_ms\":1000,\"op\":\"dlq_replay\"},{\"at_ms\":2000,\"op\":\"dlq_replay\"}],"
+		"\"ops\":[{\"at_ms\":1000,\"op\":\"dlq_replay\"},"
+		"{\"at_ms\":2000,\"op\":\"dlq_replay\"}],"
 		"\"run\":{\"duration_ms\":3000,\"quiesce_ms\":60000}}";
 	FILE *t = tmpfile();
 	struct sim_result r;
