@@ -543,7 +543,8 @@ static void test_relay_removal_conflicts(void **state)
 	}
 	replaces = f->ws.calls[WOP_REPLACE];
 	assert_true(replaces > 1 && replaces < 100);
-	assert_int_equal(f->ws.calls[WOP_GET], replaces); /* a fresh read after each loss */
+	/* a fresh read after each loss but the last (nothing would use it) */
+	assert_int_equal(f->ws.calls[WOP_GET], replaces - 1);
 	assert_int_equal(harness_topic_count(f->h, "rtc.out"), 1);
 	assert_int_equal(doc_int(f, "c", "outbox_n"), 1);
 	f->ws.fail[WOP_REPLACE] = 0;

@@ -111,7 +111,8 @@ static void remove_published(struct runtime *rt, const char *collection, json_t 
 			break; /* done, or leave it to the sweep */
 		json_decref(cur);
 		cur = NULL;
-		if (store_get(rt->store, collection, id, &cur, NULL) != ECOM_OK)
+		if (round + 1 < RT_PUBLISH_REMOVE_MAX && /* no read the loop would not use */
+		    store_get(rt->store, collection, id, &cur, NULL) != ECOM_OK)
 			cur = NULL;
 	}
 	json_decref(cur);
