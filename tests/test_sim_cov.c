@@ -110,6 +110,32 @@ static void test_trace_long_line_truncated_and_jsonl(void **state)
 	sim_trace_deinit(&t);
 }
 
+/* A negative time (never in a run; the API allows it) reads as printf's "%010lld" would,
+ * and is truncated the same way. */
+static void test_trace_negative_time(void **state)
+{
+	struct sim_trace t;
+	char detail[2 * TRACE_LINE_MAX], line[TRACE_LINE_MAX];
+	uint64_t h;
+
+	(void)state;
+	sim_trace_init(&t);
+	t.record = 1;
+	sim_trace_line(&t, -5, "w", "x", "d");
+	h = fnv(fnv(FNV_OFFSET, "t=-000000005 w x d", 18), "\n", 1);
+	assert_true(t.hash == h);
+	memset(detail, 'd', sizeof(detail) - 1);
+	detail[sizeof(detail) - 1] = '\0';
+	sim_trace_line(&t, -1, "w", "x", detail);
+	snprintf(line, sizeof(line), "t=-000000001 w x %s", detail);
+	assert_true(t.hash == fnv(fnv(h, line, TRACE_LINE_MAX - 1), "\n", 1));
+	sim_trace_line(&t, -7, "w", "x", NULL);
+	assert_true(t.hash == fnv(fnv(fnv(h, line, TRACE_LINE_MAX - 1), "\n", 1),
+				  "t=-000000007 w x\n", 17));
+	assert_int_equal(t.n_rec, 3);
+	sim_trace_deinit(&t);
+}
+
 /* Record per-line rolling hashes, compare a second trace against them (the first differing
  * line is kept, also when the second trace runs longer), capture one line by index. */
 static void test_trace_record_compare_capture(void **state)
@@ -2045,6 +2071,7 @@ int main(void)
 		cmocka_unit_test(test_trace_line_format_and_hash),
 		cmocka_unit_test(test_trace_long_line_truncated_and_jsonl),
 		cmocka_unit_test(test_trace_record_compare_capture),
+		cmocka_unit_test(test_trace_negative_time),
 		cmocka_unit_test(test_inv_report_bounded_and_names),
 		cmocka_unit_test(test_fault_draw_rates),
 		cmocka_unit_test(test_crashpoint_edges),
