@@ -225,6 +225,14 @@ req GET "$R/caf%FF"
 expect "a path that is not UTF-8 -> 404" 404
 req POST "$R/debug/produce" '{"topic":"no.such.topic","value":"x"}'
 expect "POST /debug/produce to a topic no event has -> 400 naming it" 400 "topic: not an event type's topic"
+ORDER="{\"orderId\":\"idem-$$\",\"items\":[{\"sku\":\"SKU-7\",\"qty\":1}],\"total\":10}"
+req POST "$O/orders" "$ORDER"
+expect "POST /orders with a client orderId -> 201" 201 "idem-$$"
+req POST "$O/orders" "$ORDER"
+expect "the same body again -> 200 (idempotent)" 200 "idem-$$"
+req POST "$O/orders" "{\"orderId\":\"idem-$$\",\"items\":[{\"sku\":\"SKU-7\",\"qty\":2}],\"total\":20}"
+expect "the same orderId with another body -> 409" 409 '"error"'
+
 curl -sN --max-time 1 "$R/stream" >/dev/null 2>&1
 check "debug log: /health requests are logged at debug level" \
 	grep -q '"level":"debug".*"msg":"http request".*"path":"/health/ready"' "$work/s1.err"

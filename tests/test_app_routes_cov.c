@@ -1540,7 +1540,8 @@ static void test_app_dlq_replay_rebuilds_originals(void **state)
 	plant_dead_letter(x, json_pack("{s:s,s:i,s:s,s:s,s:s,s:i}", "_id",
 				       "shipping.OrderShipped.v1:1:7", "version", 1, "dlqId",
 				       "shipping.OrderShipped.v1:1:7", "topic",
-				       "shipping.OrderShipped.v1", "raw", "{not json", "replayed", 0));
+				       "shipping.OrderShipped.v1", "raw", "{not json", "replayed",
+				       0));
 	plant_dead_letter(x, json_pack("{s:s,s:i,s:s,s:s,s:s,s:i}", "_id",
 				       "inventory.InventoryReserved.v1:0:9", "version", 1, "dlqId",
 				       "inventory.InventoryReserved.v1:0:9", "topic",
@@ -1904,8 +1905,12 @@ static void fake_serve(int lfd, const struct fake_conn *conns, size_t n)
 				break;
 		}
 		if (c->drain) {
-			const char *cl = strstr(req, "Content-Length: "), *end = strstr(req, "\r\n\r\n");
-			size_t want = cl && end ? strtoul(cl + 16, NULL, 10) + (size_t)(end + 4 - req) : 0;
+			const char *cl = strstr(req, "Content-Length: ");
+			const char *end = strstr(req, "\r\n\r\n");
+			size_t want = 0;
+
+			if (cl && end)
+				want = strtoul(cl + 16, NULL, 10) + (size_t)(end + 4 - req);
 
 			sleep_ms(100); /* let the sender fill the socket and wait */
 			while (got < want) {
@@ -2467,6 +2472,18 @@ static void test_http_server_new_refusals(void **state)
 
 /* ---- the forwarding client against scripted and silent servers -------------------------------- */
 
+/* Whether something listens on 127.0.0.1:80 (then the port-80 fallbacks cannot be checked). */
+static int port80_open(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(80)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	rc = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	close(fd);
+	return rc;
+}
+
 static void test_http_client_failures(void **state)
 {
 	static const struct fake_conn garbage[] = {{.answer = "SMTP ready\r\n"}};
@@ -2505,6 +2522,10 @@ static void test_http_client_failures(void **state)
 		assert_int_equal(http_client_post(longhost, "/", NULL, NULL, 100, &status, &resp,
 						  &err), ECOM_INVALID);
 		assert_non_null(strstr(err.msg, "no host"));
+		snprintf(longhost, sizeof(longhost), "http://%0300d/x", 0);
+		assert_int_equal(http_client_post(longhost, "/", NULL, NULL, 100, &status, &resp,
+						  &err), ECOM_INVALID);
+		assert_non_null(strstr(err.msg, "no host"));
 	}
 	/* nobody listening */
 	lfd = listen_any(&port);
@@ -2513,10 +2534,19 @@ static void test_http_client_failures(void **state)
 	assert_int_equal(http_client_post(url, "/admin/retry/o1", NULL, "{}", 500, &status, &resp,
 					  &err), ECOM_UNAVAILABLE);
 	assert_non_null(strstr(err.msg, "cannot connect to 127.0.0.1:"));
-	/* a port too long to be one falls back to 80 (nothing listens there either) */
-	assert_int_equal(http_client_post("http://127.0.0.1:1234567", "/", NULL, NULL, 500,
-					  &status, &resp, &err), ECOM_UNAVAILABLE);
-	assert_non_null(strstr(err.msg, "127.0.0.1:80"));
+	/* no port, an empty one, or one too long to be a port: 80 (where nothing may listen
+	 * for these checks to mean something) */
+	if (!port80_open()) {
+		assert_int_equal(http_client_post("http://127.0.0.1:1234567", "/", NULL, NULL, 500,
+						  &status, &resp, &err), ECOM_UNAVAILABLE);
+		assert_non_null(strstr(err.msg, "127.0.0.1:80"));
+		assert_int_equal(http_client_post("http://127.0.0.1:/", "/", NULL, NULL, 500,
+						  &status, &resp, &err), ECOM_UNAVAILABLE);
+		assert_non_null(strstr(err.msg, "127.0.0.1:80"));
+		assert_int_equal(http_client_post("http://127.0.0.1", "/", NULL, NULL, 500, &status,
+						  &resp, &err), ECOM_UNAVAILABLE);
+		assert_non_null(strstr(err.msg, "cannot connect to 127.0.0.1:80"));
+	}
 	/* accepted by the kernel, never answered: the timeout bounds the wait */
 	lfd = listen_any(&port);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
@@ -2713,11 +2743,13 @@ static void test_jwt_edges(void **state)
 	snprintf(claims, sizeof(claims), "{\"role\":\"admin\",\"exp\":%lld.5}", JX_NOW_S + 60);
 	assert_int_equal(jx_check(a, "Bearer ", jx_craft(JWT_ALG_HS256, claims), msg), 0);
 	assert_int_equal(jx_check(a, "Bearer ",
-				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":1e300}"), msg),
+				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":1e300}"),
+				  msg),
 			 401);
 	assert_string_equal(msg, "invalid token: exp claim required (a number)");
 	assert_int_equal(jx_check(a, "Bearer ",
-				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":-1e300}"), msg),
+				  jx_craft(JWT_ALG_HS256, "{\"role\":\"admin\",\"exp\":-1e300}"),
+				  msg),
 			 401);
 	assert_string_equal(msg, "invalid token: exp claim required (a number)");
 	/* nbf: in the future (past the leeway), not a number, or in the past */
@@ -2856,7 +2888,8 @@ static void test_cli_http_scripted_answers(void **state)
 {
 	static const struct fake_conn script[] = {
 		/* 0 chunked, arriving in pieces */
-		{.answer = CHUNKED_HEAD PAUSE "5\r\nhel" PAUSE "lo\r\n" PAUSE "6\r\n world\r\n0\r\n\r\n"},
+		{.answer = CHUNKED_HEAD PAUSE "5\r\nhel" PAUSE "lo\r\n" PAUSE
+			   "6\r\n world\r\n0\r\n\r\n"},
 		/* 1..3 chunked answers cut short or malformed */
 		{.answer = CHUNKED_HEAD "5\r\nhel"},
 		{.answer = CHUNKED_HEAD "5"},
@@ -2866,14 +2899,16 @@ static void test_cli_http_scripted_answers(void **state)
 		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n"},
 		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"},
 		/* 7 Connection: close with padding around the value */
-		{.answer = "HTTP/1.1 200 OK\r\nConnection:  \tclose  \r\nContent-Length: 2\r\n\r\nok",
+		{.answer = "HTTP/1.1 200 OK\r\nConnection:  \tclose  \r\n"
+			   "Content-Length: 2\r\n\r\nok",
 		 .hold_ms = 100},
 		/* 8 HTTP/1.0: never kept */
 		{.answer = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", .hold_ms = 100},
 		/* 9 more bytes than announced: answered, then the connection is dropped */
 		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", .hold_ms = 100},
 		/* 10 304 and 11 1xx carry no body; 12 HEAD neither */
-		{.answer = "HTTP/1.1 304 Not Modified\r\nContent-Length: 40\r\n\r\n", .hold_ms = 100},
+		{.answer = "HTTP/1.1 304 Not Modified\r\nContent-Length: 40\r\n\r\n",
+		 .hold_ms = 100},
 		{.answer = "HTTP/1.1 101 Switching\r\n\r\n", .hold_ms = 100},
 		{.answer = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", .hold_ms = 100},
 		/* 13, 14 not HTTP */
