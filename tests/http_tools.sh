@@ -92,6 +92,7 @@ R=http://127.0.0.1:$((base + 4))
 req() {
 	local method=$1 url=$2 body=${3:-}
 	shift 3 2>/dev/null || shift $#
+	: >"$work/body" # no stale body from an earlier request when this one gets no answer
 	if [ -n "$body" ]; then
 		CODE=$(curl -s -o "$work/body" -w '%{http_code}' -X "$method" "$url" \
 			-H 'Content-Type: application/json' --data-binary "$body" "$@")
@@ -455,14 +456,29 @@ left=$((t_short_minted + 1 + JWT_LEEWAY_S + 2 - $(date +%s)))
 req GET "$R/admin/dlq" '' -H "Authorization: Bearer $T_SHORT"
 expect "the --ttl 1s token once expired -> 401 'token expired'" 401 'expired'
 
-# The test hook exists only when asked for.
-JWT_SECRET=$SECRET "$ecom" serve all --port-base $((base + 10)) >"$work/out2" 2>/dev/null &
-pid2=$!
-for _ in $(seq 1 $((READY_TIMEOUT_S * 10))); do ready $((base + 10)) && break; sleep 0.1; done
-req POST "http://127.0.0.1:$((base + 14))/debug/produce" '{"topic":"payment.PaymentAuthorized.v1","value":"x"}' \
-	-H "Authorization: Bearer $ADMIN"
-expect "without ECOM_DEBUG_ROUTES=1 there is no POST /debug/produce (404)" 404
-kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null; pid2=
+# The test hook exists only when asked for. A second server on ports of its own: other
+# tests run in parallel and may hold some, so try a few bases like the first start did.
+base2=
+for attempt in 1 2 3; do
+	try=$((base + 10 * attempt))
+	JWT_SECRET=$SECRET "$ecom" serve all --port-base "$try" >"$work/out2" 2>"$work/err2" &
+	pid2=$!
+	for _ in $(seq 1 $((READY_TIMEOUT_S * 10))); do
+		if ready "$try"; then base2=$try; break; fi
+		kill -0 "$pid2" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$base2" ] && break
+	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null; pid2=
+done
+if [ -z "$base2" ]; then
+	bad "a second server (without ECOM_DEBUG_ROUTES) ready: $(tail -n 3 "$work/err2" | tr '\n' ' ')"
+else
+	req POST "http://127.0.0.1:$((base2 + 4))/debug/produce" \
+		'{"topic":"payment.PaymentAuthorized.v1","value":"x"}' -H "Authorization: Bearer $ADMIN"
+	expect "without ECOM_DEBUG_ROUTES=1 there is no POST /debug/produce (404)" 404
+	kill -TERM "$pid2" 2>/dev/null; wait "$pid2" 2>/dev/null; pid2=
+fi
 
 kill -TERM "$pid"
 rc=124
