@@ -374,14 +374,17 @@ static json_t *entry(const char *topic, int64_t at, const char *event_id, const 
 	return e;
 }
 
-/* Inserts document id with these outbox entries (stolen), outbox_at = at_min (0: absent). */
+/* Inserts document id with these outbox entries (stolen), outbox_at = at_min (0: absent),
+ * with the sweep marker the runtime keeps next to outbox_at (runtime.h). */
 static void put_doc(struct fx *f, const char *id, json_t *outbox, int64_t at_min)
 {
 	json_t *d = json_pack("{s:s, s:i, s:[], s:o, s:i}", "_id", id, "version", 1, "inbox",
 			      "outbox", outbox, "outbox_n", (int)json_array_size(outbox));
 
-	if (at_min > 0)
+	if (at_min > 0) {
 		jsonx_set_int(d, "outbox_at", at_min);
+		jsonx_set_int(d, "outbox_due", 1);
+	}
 	assert_int_equal(store_insert(f->ws.inner, COLL, d, NULL), ECOM_OK);
 	json_decref(d);
 }
@@ -810,7 +813,7 @@ static void after_find(struct wstore *w, const char *coll, const char *field)
 	json_t *d = NULL;
 	int64_t v;
 
-	if (!field || strcmp(field, "wake_at") != 0)
+	if (!field || strcmp(field, "wake_due") != 0) /* the timer sweep's query */
 		return;
 	w->after_find = NULL;
 	assert_int_equal(store_get(w->inner, coll, "w1", &d, NULL), ECOM_OK);

@@ -10,7 +10,8 @@
 
 /* The runtime's bookkeeping and our own, never shown on the wire. */
 static const char *const rm_hidden_keys[] = {
-	"version", "inbox", "outbox", "outbox_n", "outbox_at", "wake_at", "last_event_id",
+	"version", "inbox", "outbox", "outbox_n", "outbox_at", "wake_at", "outbox_due", "wake_due",
+	"last_event_id",
 };
 
 static json_t *rm_strip(const json_t *doc)

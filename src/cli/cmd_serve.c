@@ -389,7 +389,7 @@ static struct broker *be_broker_new(void *arg, enum app_service svc, const char 
  * MongoDB. Index creation is idempotent; a failure only costs speed, so it is not fatal. */
 static struct store *serve_indexed(struct store *st, enum app_service svc)
 {
-	static const char *const fields[] = {"outbox_at", "wake_at"};
+	static const char *const fields[] = {"outbox_due", "wake_due", "outbox_at", "wake_at"};
 	const struct svc_def *def = NULL;
 
 	if (!st)

@@ -98,11 +98,13 @@ static void remove_published(struct runtime *rt, const char *collection, json_t 
 		json_object_set_new(next, "version", json_integer(version + 1));
 		json_object_set_new(next, "outbox", keep);
 		json_object_set_new(next, "outbox_n", json_integer((json_int_t)json_array_size(keep)));
-		if (json_array_size(keep) > 0)
+		if (json_array_size(keep) > 0) {
 			json_object_set(next, "outbox_at",
 					json_object_get(json_array_get(keep, 0), "at"));
-		else
+		} else {
 			json_object_del(next, "outbox_at");
+			json_object_del(next, RT_KEY_OUTBOX_DUE);
+		}
 		rc = store_replace(rt->store, collection, next, version, NULL);
 		if (rc == ECOM_OK && rt->cfg.obs && rt->cfg.obs->on_commit)
 			rt->cfg.obs->on_commit(rt->cfg.obs->arg, rt, collection, next);
@@ -155,54 +157,68 @@ int rt_publish_doc(struct runtime *rt, const char *collection, json_t *doc, int6
 	return n;
 }
 
+/* The due documents of a collection: marker == 1, oldest `time_field` first, at most
+ * RT_SWEEP_BATCH, then cut at `upto`. Every document with the marker has the time field
+ * (>= 1), so this is exactly a range query [1, upto] sorted and limited the same way. */
+static json_t *sweep_find(struct runtime *rt, const char *collection, const char *marker,
+			  const char *time_field)
+{
+	struct store_query q = {.op = STORE_EQ,
+				.field = marker,
+				.sort_field = time_field,
+				.limit = RT_SWEEP_BATCH};
+	json_t *docs = NULL;
+
+	q.value = json_integer(1);
+	if (store_find(rt->store, collection, &q, &docs, NULL) != ECOM_OK) {
+		json_decref(docs);
+		docs = NULL;
+	}
+	json_decref(q.value);
+	return docs;
+}
+
 static int sweep_outbox(struct runtime *rt, const char *collection, int64_t now_us)
 {
 	int64_t upto = now_us - rt->cfg.outbox_grace_us;
-	struct store_query q = {.op = STORE_RANGE,
-				.field = "outbox_at",
-				.sort_field = "outbox_at",
-				.limit = RT_SWEEP_BATCH};
-	json_t *docs = NULL, *d;
+	json_t *docs, *d;
 	size_t i;
 	int work = 0;
 
 	if (upto < 1)
 		return 0;
-	q.lo = json_integer(1);
-	q.hi = json_integer(upto);
-	if (store_find(rt->store, collection, &q, &docs, NULL) == ECOM_OK) {
-		json_array_foreach(docs, i, d) work += rt_publish_doc(rt, collection, d, upto, 1);
+	docs = sweep_find(rt, collection, RT_KEY_OUTBOX_DUE, "outbox_at");
+	json_array_foreach(docs, i, d)
+	{
+		int64_t at = json_integer_value(json_object_get(d, "outbox_at"));
+
+		if (at > upto)
+			break; /* sorted: the rest are younger */
+		if (at >= 1)
+			work += rt_publish_doc(rt, collection, d, upto, 1);
 	}
 	json_decref(docs);
-	json_decref(q.lo);
-	json_decref(q.hi);
 	return work;
 }
 
 static int sweep_timers(struct runtime *rt, const char *collection, int64_t now_us)
 {
-	struct store_query q = {.op = STORE_RANGE,
-				.field = "wake_at",
-				.sort_field = "wake_at",
-				.limit = RT_SWEEP_BATCH};
-	json_t *docs = NULL, *d;
+	json_t *docs, *d;
 	size_t i;
 	int work = 0;
 
-	q.lo = json_integer(1);
-	q.hi = json_integer(now_us);
-	if (store_find(rt->store, collection, &q, &docs, NULL) == ECOM_OK) {
-		json_array_foreach(docs, i, d)
-		{
-			const char *id = json_string_value(json_object_get(d, "_id"));
+	docs = sweep_find(rt, collection, RT_KEY_WAKE_DUE, "wake_at");
+	json_array_foreach(docs, i, d)
+	{
+		const char *id = json_string_value(json_object_get(d, "_id"));
+		int64_t at = json_integer_value(json_object_get(d, "wake_at"));
 
-			if (id && rt_fire_wake(rt, collection, id, now_us) == ECOM_OK)
-				work++;
-		}
+		if (at > now_us)
+			break; /* sorted: the rest are later */
+		if (at >= 1 && id && rt_fire_wake(rt, collection, id, now_us) == ECOM_OK)
+			work++;
 	}
 	json_decref(docs);
-	json_decref(q.lo);
-	json_decref(q.hi);
 	return work;
 }
 

@@ -10,8 +10,9 @@
 
 #include "core/bugs.h"
 
-static const char *const reserved_keys[] = {"_id",       "version",  "inbox", "outbox",
-					    "outbox_n",  "outbox_at", "wake_at"};
+static const char *const reserved_keys[] = {"_id",	     "version",	     "inbox",
+					    "outbox",	     "outbox_n",     "outbox_at",
+					    "wake_at",	     RT_KEY_OUTBOX_DUE, RT_KEY_WAKE_DUE};
 
 static const char *const rt_event_names[RT__EVENT_COUNT] = {
 	[RT_DELIVERED] = "delivered",
@@ -136,14 +137,20 @@ static void doc_seal(json_t *doc, const char *id, int64_t version, json_t *inbox
 	json_object_set(doc, "inbox", inbox);
 	json_object_set(doc, "outbox", outbox);
 	json_object_set_new(doc, "outbox_n", json_integer((json_int_t)json_array_size(outbox)));
-	if (json_array_size(outbox) > 0)
+	if (json_array_size(outbox) > 0) {
 		json_object_set_new(doc, "outbox_at", json_integer(outbox_oldest(outbox)));
-	else
+		json_object_set_new(doc, RT_KEY_OUTBOX_DUE, json_integer(1));
+	} else {
 		json_object_del(doc, "outbox_at");
-	if (wake_at > 0)
+		json_object_del(doc, RT_KEY_OUTBOX_DUE);
+	}
+	if (wake_at > 0) {
 		json_object_set_new(doc, "wake_at", json_integer(wake_at));
-	else
+		json_object_set_new(doc, RT_KEY_WAKE_DUE, json_integer(1));
+	} else {
 		json_object_del(doc, "wake_at");
+		json_object_del(doc, RT_KEY_WAKE_DUE);
+	}
 }
 
 struct apply_req {

@@ -16,9 +16,12 @@
  *   {"_id": id, "version": n, <the handler's state fields>, "inbox": [eventId...],
  *    "outbox": [{"topic": t, "at": us, "event": {...envelope...}}], "outbox_n": k,
  *    "outbox_at": us (oldest pending entry; present only while the outbox is non-empty),
- *    "wake_at": us   (present only while a timer is set)}
- * The reserved keys (_id, version, inbox, outbox, outbox_n, outbox_at, wake_at) are stripped before a
- * handler sees the state and merged back on commit; handlers must not use those names.
+ *    "wake_at": us   (present only while a timer is set),
+ *    "outbox_due": 1, "wake_due": 1 (present exactly when outbox_at / wake_at are: what the
+ *                    sweeps select on, an equality a MongoDB-wire server can index)}
+ * The reserved keys (_id, version, inbox, outbox, outbox_n, outbox_at, wake_at, outbox_due,
+ * wake_due) are stripped before a handler sees the state and merged back on commit;
+ * handlers must not use those names.
  * State fields are top-level so that store_find can query them (e.g. status, updated_us).
  */
 #ifndef ECOM_RUNTIME_H
