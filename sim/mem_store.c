@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/jsonx.h"
+
 #define MEM_STORE_BUCKETS_MIN 16
 #define MEM_STORE_COLLS_MIN 8
 #define MEM_STORE_FIELD_INDEXES_MAX 8 /* per collection; finds on further fields scan all */
@@ -95,48 +97,7 @@ static uint64_t mem_hash(const char *id)
 	return h;
 }
 
-/* ---- copies ------------------------------------------------------------------------- */
-
-/* json_deep_copy without jansson 2.14's cycle check (which formats every container's
- * address into a hashtable key and was the largest cost of a simulated run): stored
- * documents are trees by construction (they are copies we made). Same result, same key
- * order (insertion order, which is what ECOM_JSON_FLAGS serializes). */
-static json_t *mem_copy(const json_t *v)
-{
-	json_t *out, *item;
-	const char *key;
-	size_t i;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		out = json_object();
-		ECOM_ASSERT(out);
-		json_object_foreach((json_t *)v, key, item)
-			ECOM_ASSERT(json_object_set_new_nocheck(out, key, mem_copy(item)) == 0);
-		return out;
-	case JSON_ARRAY:
-		out = json_array();
-		ECOM_ASSERT(out);
-		json_array_foreach(v, i, item)
-			ECOM_ASSERT(json_array_append_new(out, mem_copy(item)) == 0);
-		return out;
-	case JSON_STRING:
-		out = json_stringn_nocheck(json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		out = json_integer(json_integer_value(v));
-		break;
-	case JSON_REAL:
-		out = json_real(json_real_value(v));
-		break;
-	default: /* true, false, null: jansson's singletons */
-		out = (json_t *)v;
-		json_incref(out);
-		break;
-	}
-	ECOM_ASSERT(out);
-	return out;
-}
+/* ---- copies (jsonx_copy: a deep copy without jansson's cycle check) ---------------- */
 
 /* store.h: insert and replace keep the caller's document itself; the caller promised not to
  * change it afterwards. Builds with ECOM_CHECK_HANDOFF (debug, sanitizers, coverage) keep a
@@ -146,7 +107,7 @@ static json_t *mem_copy(const json_t *v)
 static void doc_snap(struct mem_doc *d)
 {
 	json_decref(d->snap);
-	d->snap = mem_copy(d->doc);
+	d->snap = jsonx_copy(d->doc);
 }
 
 static void doc_check(const struct mem_doc *d)
@@ -368,7 +329,7 @@ static json_t *doc_private(const struct mem_doc *d)
 	if (!d->doc)
 		return doc_decode(d);
 	doc_check(d);
-	out = mem_copy(d->doc);
+	out = jsonx_copy(d->doc);
 	ECOM_ASSERT(out);
 	return out;
 }
@@ -857,7 +818,7 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
 	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
 	for (size_t i = 0; i < n_out; i++) {
-		json_t *copy = hits[i].cold ? json_incref(hits[i].tree) : mem_copy(hits[i].tree);
+		json_t *copy = hits[i].cold ? json_incref(hits[i].tree) : jsonx_copy(hits[i].tree);
 
 		ECOM_ASSERT(copy);
 		json_array_append_new(arr, copy);
