@@ -24,91 +24,12 @@
 #include "services/read-model/read_model.h"
 #include "sim/mem_store.h"
 #include "support/harness.h"
+#include "support/xstore.h"
 
 #define QUIET_US (5LL * 1000 * 1000)
 #define T_LONG_US (3600LL * 1000 * 1000)
 #define T_DEADLINE_US (10LL * 1000 * 1000)
 #define T_WALL_MS 1767225600000LL
-
-/* ---- a store that fails the calls a test scripts ---------------------------------------- */
-
-enum xop { XOP_GET, XOP_INSERT, XOP_REPLACE, XOP_FIND, XOP__N };
-
-struct xstore {
-	struct store base;
-	struct store *inner;
-	int skip[XOP__N];  /* let this many calls of the op through, then ... */
-	int fail[XOP__N];  /* ... fail this many ... */
-	int rc[XOP__N];    /* ... with this code */
-	int calls[XOP__N];
-};
-
-static int x_scripted(struct xstore *x, enum xop op, struct ecom_err *err)
-{
-	x->calls[op]++;
-	if (x->skip[op] > 0) {
-		x->skip[op]--;
-		return ECOM_OK;
-	}
-	if (x->fail[op] <= 0)
-		return ECOM_OK;
-	x->fail[op]--;
-	return ecom_err_set(err, x->rc[op], "scripted %s", ecom_rc_name(x->rc[op]));
-}
-
-static int x_get(struct store *s, const char *c, const char *id, json_t **out,
-		 struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_GET, e);
-
-	return rc != ECOM_OK ? rc : store_get(x->inner, c, id, out, e);
-}
-
-static int x_insert(struct store *s, const char *c, json_t *doc, struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_INSERT, e);
-
-	return rc != ECOM_OK ? rc : store_insert(x->inner, c, doc, e);
-}
-
-static int x_replace(struct store *s, const char *c, json_t *doc, int64_t v, struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_REPLACE, e);
-
-	return rc != ECOM_OK ? rc : store_replace(x->inner, c, doc, v, e);
-}
-
-static int x_find(struct store *s, const char *c, const struct store_query *q, json_t **out,
-		  struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_FIND, e);
-
-	return rc != ECOM_OK ? rc : store_find(x->inner, c, q, out, e);
-}
-
-static int x_remove(struct store *s, const char *c, const char *id, struct ecom_err *e)
-{
-	return store_remove(((struct xstore *)s)->inner, c, id, e);
-}
-
-static void x_destroy(struct store *s)
-{
-	store_destroy(((struct xstore *)s)->inner);
-}
-
-static const struct store_ops xstore_ops = {
-	.name = "scripted",
-	.get = x_get,
-	.insert = x_insert,
-	.replace = x_replace,
-	.find = x_find,
-	.remove = x_remove,
-	.destroy = x_destroy,
-};
 
 /* ---- fixture ------------------------------------------------------------------------------ */
 
@@ -184,9 +105,7 @@ static void fx_scripted(struct fx *f, const struct svc_def *def)
 	static const struct runtime_config cfg = { .group = "scripted-group",
 						    .instance = "scripted#1" };
 
-	memset(&f->xs, 0, sizeof(f->xs));
-	f->xs.base.ops = &xstore_ops;
-	f->xs.inner = mem_store_new();
+	xstore_init(&f->xs, mem_store_new());
 	f->x_client = mem_broker_new(harness_cluster(f->h), "scripted#1");
 	if (def == order_svc_def()) {
 		f->x_o = order_service_new(&f->cat, NULL);

@@ -24,6 +24,7 @@
 #include "services/shipping/shipping.h"
 #include "sim/mem_store.h"
 #include "support/harness.h"
+#include "support/xstore.h"
 
 #define QUIET_US (120LL * 1000 * 1000)
 #define T_WALL_MS 1767225600000LL
@@ -100,99 +101,6 @@ static const struct carrier_ops fake_carrier_ops = {
 	.name = "fake",
 	.book = fake_book,
 };
-
-/* ---- a store that fails the calls a test scripts ---------------------------------------- */
-
-enum xop { XOP_GET, XOP_INSERT, XOP_REPLACE, XOP_FIND, XOP__N };
-
-struct xstore {
-	struct store base;
-	struct store *inner;
-	int fail[XOP__N];  /* fail this many calls of the op ... */
-	int rc[XOP__N];    /* ... with this code ... */
-	int apply[XOP__N]; /* ... after applying the write anyway (an ambiguous commit) */
-	int calls[XOP__N];
-};
-
-static int x_scripted(struct xstore *x, enum xop op, struct ecom_err *err)
-{
-	x->calls[op]++;
-	if (x->fail[op] <= 0)
-		return ECOM_OK;
-	x->fail[op]--;
-	return ecom_err_set(err, x->rc[op], "scripted %s", ecom_rc_name(x->rc[op]));
-}
-
-static int x_get(struct store *s, const char *c, const char *id, json_t **out,
-		 struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_GET, e);
-
-	return rc != ECOM_OK ? rc : store_get(x->inner, c, id, out, e);
-}
-
-static int x_insert(struct store *s, const char *c, json_t *doc, struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int apply = x->apply[XOP_INSERT];
-	int rc = x_scripted(x, XOP_INSERT, e);
-
-	if (rc == ECOM_OK)
-		return store_insert(x->inner, c, doc, e);
-	if (apply)
-		store_insert(x->inner, c, doc, NULL);
-	return rc;
-}
-
-static int x_replace(struct store *s, const char *c, json_t *doc, int64_t v, struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int apply = x->apply[XOP_REPLACE];
-	int rc = x_scripted(x, XOP_REPLACE, e);
-
-	if (rc == ECOM_OK)
-		return store_replace(x->inner, c, doc, v, e);
-	if (apply)
-		store_replace(x->inner, c, doc, v, NULL);
-	return rc;
-}
-
-static int x_find(struct store *s, const char *c, const struct store_query *q, json_t **out,
-		  struct ecom_err *e)
-{
-	struct xstore *x = (struct xstore *)s;
-	int rc = x_scripted(x, XOP_FIND, e);
-
-	return rc != ECOM_OK ? rc : store_find(x->inner, c, q, out, e);
-}
-
-static int x_remove(struct store *s, const char *c, const char *id, struct ecom_err *e)
-{
-	return store_remove(((struct xstore *)s)->inner, c, id, e);
-}
-
-static void x_destroy(struct store *s)
-{
-	store_destroy(((struct xstore *)s)->inner);
-}
-
-static const struct store_ops xstore_ops = {
-	.name = "scripted",
-	.get = x_get,
-	.insert = x_insert,
-	.replace = x_replace,
-	.find = x_find,
-	.remove = x_remove,
-	.destroy = x_destroy,
-};
-
-static void xstore_init(struct xstore *x)
-{
-	memset(x, 0, sizeof(*x));
-	x->base.ops = &xstore_ops;
-	x->inner = mem_store_new();
-}
 
 /* ---- the fixture ------------------------------------------------------------------------ */
 
@@ -783,7 +691,7 @@ static void test_seed_over_failing_store(void **state)
 	catalog_init_uniform(&cat, 3, 100, 4);
 
 	/* Always unavailable: a bounded number of tries, then the store's error. */
-	xstore_init(&x);
+	xstore_init(&x, mem_store_new());
 	x.fail[XOP_INSERT] = 1000;
 	x.rc[XOP_INSERT] = ECOM_UNAVAILABLE;
 	assert_int_equal(inventory_seed_stock(&x.base, &cat, &err), ECOM_UNAVAILABLE);
@@ -793,7 +701,7 @@ static void test_seed_over_failing_store(void **state)
 	store_destroy(&x.base);
 
 	/* Ambiguous twice (applied): the retry's CONFLICT is our own insert. */
-	xstore_init(&x);
+	xstore_init(&x, mem_store_new());
 	x.fail[XOP_INSERT] = 2;
 	x.rc[XOP_INSERT] = ECOM_AMBIGUOUS;
 	x.apply[XOP_INSERT] = 1;
@@ -804,7 +712,7 @@ static void test_seed_over_failing_store(void **state)
 	store_destroy(&x.base);
 
 	/* A permanent error is not retried. */
-	xstore_init(&x);
+	xstore_init(&x, mem_store_new());
 	x.fail[XOP_INSERT] = 1;
 	x.rc[XOP_INSERT] = ECOM_INVALID;
 	assert_int_equal(inventory_seed_stock(&x.base, &cat, NULL), ECOM_INVALID);
