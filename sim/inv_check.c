@@ -73,10 +73,16 @@ void inv_on_commit(struct sim_world *w, struct sim_instance *in, const char *col
 
 /* ---- the broker log, indexed per order ------------------------------------------------- */
 
-/* events[orderId] = [[type, eventId, attempt], ...] of every valid event in the log (each
- * eventId once); dl = every DLQ message as {topic, orig, error, raw?, payload?}. */
+/* rows: every valid event of the log that names an order, each eventId once (its first
+ * position in the canonical order: topics by name, partitions, offsets), sorted by (orderId,
+ * that position); dl = every DLQ message as {topic, orig, error, raw?, payload?}. */
+struct inv_logrow {
+	const struct inv_logrec *r;
+	size_t seq;
+};
 struct inv_log {
-	json_t *events;
+	struct inv_logrow *rows;
+	size_t n;
 	json_t *dl;
 };
 
@@ -154,30 +160,55 @@ void inv_logidx_free(struct inv_logidx *x)
 	memset(x, 0, sizeof(*x));
 }
 
-/* The same rows, in the same order, as parsing the log at the end would give: topics by
- * name, partitions, offsets; each eventId once (its first position). */
-static void inv_log_event(struct inv_log *lg, json_t *seen, const struct inv_logrec *r)
+static const char *rec_oid(const struct inv_logrec *r)
 {
-	const char *oid, *eid;
-	json_t *list, *row;
+	return r->ids;
+}
 
-	if (!r->ids)
-		return;
-	oid = r->ids;
-	eid = r->ids + strlen(oid) + 1;
-	if (!json_object_get(seen, eid)) {
-		json_object_set_new(seen, eid, json_true());
-		list = json_object_get(lg->events, oid);
-		if (!list) {
-			list = json_array();
-			json_object_set_new(lg->events, oid, list);
-		}
-		row = json_array();
-		json_array_append_new(row, json_string(event_type_name((enum event_type)r->type)));
-		json_array_append_new(row, json_string(eid));
-		json_array_append_new(row, json_integer(r->attempt));
-		json_array_append_new(list, row);
+static const char *rec_eid(const struct inv_logrec *r)
+{
+	return r->ids + strlen(r->ids) + 1;
+}
+
+static int row_seq_cmp(const struct inv_logrow *a, const struct inv_logrow *b)
+{
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int row_by_eid(const void *pa, const void *pb)
+{
+	const struct inv_logrow *a = pa, *b = pb;
+	int c = strcmp(rec_eid(a->r), rec_eid(b->r));
+
+	return c ? c : row_seq_cmp(a, b);
+}
+
+static int row_by_oid(const void *pa, const void *pb)
+{
+	const struct inv_logrow *a = pa, *b = pb;
+	int c = strcmp(rec_oid(a->r), rec_oid(b->r));
+
+	return c ? c : row_seq_cmp(a, b);
+}
+
+/* The rows of order oid (in log order); *n of them. */
+static const struct inv_logrow *inv_log_order(const struct inv_log *lg, const char *oid,
+					      size_t *n)
+{
+	size_t lo = 0, hi = lg->n, end;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(rec_oid(lg->rows[mid].r), oid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
+	for (end = lo; end < lg->n && strcmp(rec_oid(lg->rows[end].r), oid) == 0; end++)
+		;
+	*n = end - lo;
+	return lg->rows + lo;
 }
 
 static void inv_log_dlq(struct sim_world *w, struct inv_log *lg, const struct broker_msg *m)
@@ -209,11 +240,15 @@ static void inv_log_dlq(struct sim_world *w, struct inv_log *lg, const struct br
 static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 {
 	const char **topics = NULL;
-	size_t n = mem_cluster_topics(w->cluster, &topics);
-	json_t *seen = json_object();
+	size_t n = mem_cluster_topics(w->cluster, &topics), cap = 0, seq = 0, kept = 0;
 
-	lg->events = json_object();
+	lg->rows = NULL;
+	lg->n = 0;
 	lg->dl = json_array();
+	for (size_t i = 0; i < w->logidx.n; i++)
+		cap += (size_t)w->logidx.parts[i].n;
+	if (cap)
+		lg->rows = ecom_xmalloc(cap * sizeof(*lg->rows));
 	for (size_t t = 0; t < n; t++) {
 		int32_t parts = mem_cluster_partitions(w->cluster, topics[t]);
 		int dlq = inv_is_dlq(topics[t]);
@@ -229,7 +264,9 @@ static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 				struct broker_msg m;
 
 				if (!dlq) {
-					inv_log_event(lg, seen, &lp->recs[off]);
+					if (lp->recs[off].ids)
+						lg->rows[lg->n++] = (struct inv_logrow){
+							&lp->recs[off], seq++ };
 					continue;
 				}
 				if (mem_cluster_read(w->cluster, topics[t], p, off, &m) == ECOM_OK)
@@ -237,8 +274,16 @@ static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 			}
 		}
 	}
-	json_decref(seen);
 	free(topics);
+	/* Each eventId once, at its first position; then grouped by order. */
+	if (lg->n)
+		qsort(lg->rows, lg->n, sizeof(*lg->rows), row_by_eid);
+	for (size_t i = 0; i < lg->n; i++)
+		if (i == 0 || strcmp(rec_eid(lg->rows[i].r), rec_eid(lg->rows[kept - 1].r)) != 0)
+			lg->rows[kept++] = lg->rows[i];
+	lg->n = kept;
+	if (lg->n)
+		qsort(lg->rows, lg->n, sizeof(*lg->rows), row_by_oid);
 }
 
 /* ---- per-order checks ------------------------------------------------------------------ */
@@ -312,9 +357,9 @@ static void inv_order_effects(struct inv_ctx *c, const char *id, const json_t *o
 		"payment.PaymentAuthorized.v1",   "payment.PaymentFailed.v1",
 		"shipping.OrderShipped.v1",       "shipping.ShippingFailed.v1",
 	};
-	json_t *hist = json_object_get(od, "history"), *seen = json_object(), *h, *row;
-	json_t *evs = json_object_get(c->log.events, id);
-	size_t i, j;
+	json_t *hist = json_object_get(od, "history"), *seen = json_object(), *h;
+	size_t i, n_evs;
+	const struct inv_logrow *evs = inv_log_order(&c->log, id, &n_evs);
 
 	json_array_foreach(hist, i, h) {
 		const char *eid = jsonx_str(h, "eventId");
@@ -334,9 +379,10 @@ static void inv_order_effects(struct inv_ctx *c, const char *id, const json_t *o
 		for (int64_t a = 0; a <= jsonx_int_or(od, "attempt", 0); a++) {
 			int n = 0;
 
-			json_array_foreach(evs, j, row) {
-				if (strcmp(json_string_value(json_array_get(row, 0)), once_types[t]) == 0 &&
-				    json_integer_value(json_array_get(row, 2)) == a)
+			for (size_t j = 0; j < n_evs; j++) {
+				if (strcmp(event_type_name((enum event_type)evs[j].r->type),
+					   once_types[t]) == 0 &&
+				    evs[j].r->attempt == a)
 					n++;
 			}
 			if (n > 1)
@@ -351,10 +397,10 @@ static void inv_order_effects(struct inv_ctx *c, const char *id, const json_t *o
 static void inv_order_projection(struct inv_ctx *c, const char *id, const json_t *od)
 {
 	struct sim_world *w = c->w;
-	json_t *pd = inv_get(w, SCN_SVC_READ_MODEL, INV_PROJ_COLL, id), *tl, *seen, *e, *row;
-	json_t *evs = json_object_get(c->log.events, id);
+	json_t *pd = inv_get(w, SCN_SVC_READ_MODEL, INV_PROJ_COLL, id), *tl, *seen, *e;
+	size_t i, n_evs;
+	const struct inv_logrow *evs = inv_log_order(&c->log, id, &n_evs);
 	const char *st = jsonx_str(od, "status"), *pst;
-	size_t i;
 
 	if (!pd) {
 		inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
@@ -380,9 +426,9 @@ static void inv_order_projection(struct inv_ctx *c, const char *id, const json_t
 		json_object_set_new(seen, eid, json_true());
 	}
 	if (jsonx_int_or(pd, "timeline_dropped", 0) == 0) {
-		json_array_foreach(evs, i, row) {
-			const char *type = json_string_value(json_array_get(row, 0));
-			const char *eid = json_string_value(json_array_get(row, 1));
+		for (i = 0; i < n_evs; i++) {
+			const char *type = event_type_name((enum event_type)evs[i].r->type);
+			const char *eid = rec_eid(evs[i].r);
 
 			if (json_object_get(c->rm_types, type) && !json_object_get(seen, eid)) {
 				inv_report_add(&w->inv, INV_PROJECTION_CONVERGENCE,
@@ -727,7 +773,7 @@ void inv_check_all(struct sim_world *w, struct inv_report *r)
 		inv_report_add(r, INV_TERMINATION, "the run hit its budget of %llu events",
 			       (unsigned long long)WORLD_EVENTS_MAX);
 	json_decref(c.shipped_by_sku);
-	json_decref(c.log.events);
+	free(c.log.rows);
 	json_decref(c.log.dl);
 	json_decref(types);
 }

@@ -17,22 +17,29 @@
  * log does not hold a tree per message. Older messages are parsed by whoever reads them. */
 #define MEM_PARSED_WINDOW 64
 
+/* With retention on (mem_cluster_set_retention), the partition is looked at every
+ * MEM_TRIM_EVERY appends. */
+#define MEM_TRIM_EVERY 256
+
 struct mem_msg {
-	char *blob; /* headers array, then key, value and header strings: one allocation */
+	char *blob; /* headers array, then key, value and header strings: one allocation;
+		     * NULL once released by retention */
 	const char *key;
-	size_t key_len;
 	const char *value;
 	size_t value_len;
 	const struct broker_header *headers;
-	size_t n_headers;
 	int64_t visible_at_us;
 	json_t *parsed; /* a reference while within MEM_PARSED_WINDOW of the head, else NULL */
+	uint32_t key_len;
+	uint16_t n_headers;
+	uint8_t pinned; /* kept by retention (mem_cluster_pin) */
 };
 
 struct mem_part {
 	struct mem_msg *msgs;
 	int64_t n;
 	size_t cap;
+	int64_t released; /* retention looked at every offset below this one */
 };
 
 struct mem_topic {
@@ -89,6 +96,8 @@ struct mem_cluster {
 	uint64_t appended;
 	uint64_t join_seq;
 	size_t n_clients;
+	int64_t retain; /* < 0: keep every message; else see mem_cluster_set_retention */
+	uint64_t released;
 };
 
 /* ---- small helpers -------------------------------------------------------------------- */
@@ -286,7 +295,51 @@ struct mem_cluster *mem_cluster_new(int32_t default_partitions, struct eclock *c
 	c = ecom_xcalloc(1, sizeof(*c));
 	c->default_partitions = default_partitions;
 	c->clock = clock;
+	c->retain = -1;
 	return c;
+}
+
+void mem_cluster_set_retention(struct mem_cluster *c, int64_t keep)
+{
+	/* keep >= 1: the message a consumer polled and then committed past stays valid until
+	 * its next poll. */
+	ECOM_ASSERT(keep < 0 || keep >= 1);
+	c->retain = keep;
+}
+
+/* Releases what retention allows in t's partition p: every message more than c->retain
+ * offsets below the lowest committed offset of every group that subscribes to t, except
+ * pinned ones. A topic no group subscribes to (a DLQ) keeps everything, and so does a
+ * partition some group has not committed in yet. */
+static void part_trim(struct mem_cluster *c, struct mem_topic *t, int32_t p)
+{
+	struct mem_part *part = &t->parts[p];
+	int64_t low = INT64_MAX;
+
+	for (size_t i = 0; i < c->n_groups; i++) {
+		const struct mem_gtopic *gt = gtopic_find(c->groups[i], t->name);
+
+		if (gt && gt->committed[p] < low)
+			low = gt->committed[p];
+	}
+	if (low == INT64_MAX || low <= c->retain)
+		return;
+	low -= c->retain;
+	for (int64_t o = part->released; o < low; o++) {
+		struct mem_msg *msg = &part->msgs[o];
+
+		if (msg->pinned || !msg->blob)
+			continue;
+		json_decref(msg->parsed);
+		msg->parsed = NULL;
+		free(msg->blob);
+		msg->blob = NULL;
+		msg->key = msg->value = NULL;
+		msg->headers = NULL;
+		c->released++;
+	}
+	if (low > part->released)
+		part->released = low;
 }
 
 void mem_cluster_free(struct mem_cluster *c)
@@ -484,11 +537,12 @@ static void msg_fill(struct mem_msg *msg, const struct broker_record *rec)
 	p = msg->blob + rec->n_headers * sizeof(struct broker_header);
 	msg->key = NULL;
 	msg->key_len = 0;
+	msg->pinned = 0;
 	if (rec->key) {
 		memcpy(p, rec->key, key_len);
 		p[key_len] = '\0';
 		msg->key = p;
-		msg->key_len = key_len;
+		msg->key_len = (uint32_t)key_len;
 		p += key_len + 1;
 	}
 	if (rec->value_len)
@@ -508,7 +562,7 @@ static void msg_fill(struct mem_msg *msg, const struct broker_record *rec)
 		p += vl + 1;
 	}
 	msg->headers = rec->n_headers ? hs : NULL;
-	msg->n_headers = rec->n_headers;
+	msg->n_headers = (uint16_t)rec->n_headers;
 }
 
 static int mem_produce(struct broker *b, const struct broker_record *rec, struct ecom_err *err)
@@ -527,6 +581,8 @@ static int mem_produce(struct broker *b, const struct broker_record *rec, struct
 		return ecom_err_set(err, ECOM_INVALID, "header with NULL key or value");
 	if (rec->key == NULL && rec->key_len != 0)
 		return ecom_err_set(err, ECOM_INVALID, "NULL key with key_len %zu", rec->key_len);
+	if (rec->key_len > UINT32_MAX || rec->n_headers > UINT16_MAX)
+		return ecom_err_set(err, ECOM_INVALID, "key or header count too large");
 	t = topic_get(c, rec->topic, c->default_partitions);
 	p = rec->key ? broker_partition_for_key(rec->key, rec->key_len, t->n_parts) : 0;
 	part = &t->parts[p];
@@ -547,6 +603,8 @@ static int mem_produce(struct broker *b, const struct broker_record *rec, struct
 	c->appended++;
 	if (c->hooks.on_append)
 		c->hooks.on_append(c->hooks.arg, t->name, p, offset, msg->visible_at_us);
+	if (c->retain >= 0 && part->n % MEM_TRIM_EVERY == 0)
+		part_trim(c, t, p);
 	return ECOM_OK;
 }
 
@@ -615,6 +673,8 @@ static int mem_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
 		if (a->position >= part->n)
 			continue;
 		msg = &part->msgs[a->position];
+		/* Retention only releases what every group committed past. */
+		ECOM_ASSERT(msg->blob);
 		/* Head-of-line: an invisible message holds back the rest of its partition. */
 		if (msg->visible_at_us > now_us)
 			continue;
@@ -740,7 +800,7 @@ int mem_cluster_read(const struct mem_cluster *c, const char *topic, int32_t par
 	const struct mem_msg *msg = msg_at(c, topic, partition, offset, &t);
 
 	ECOM_ASSERT(out);
-	if (!msg)
+	if (!msg || !msg->blob)
 		return ECOM_NOT_FOUND;
 	out->topic = t->name;
 	out->partition = partition;
@@ -809,6 +869,22 @@ int64_t mem_cluster_group_lag(const struct mem_cluster *c, const char *group)
 uint64_t mem_cluster_appended(const struct mem_cluster *c)
 {
 	return c->appended;
+}
+
+uint64_t mem_cluster_released(const struct mem_cluster *c)
+{
+	return c->released;
+}
+
+int mem_cluster_pin(struct mem_cluster *c, const char *topic, int32_t partition, int64_t offset)
+{
+	const struct mem_topic *t = NULL;
+	struct mem_msg *msg = (struct mem_msg *)msg_at(c, topic, partition, offset, &t);
+
+	if (!msg || !msg->blob)
+		return ECOM_NOT_FOUND;
+	msg->pinned = 1;
+	return ECOM_OK;
 }
 
 uint32_t mem_cluster_generation(const struct mem_cluster *c, const char *group)

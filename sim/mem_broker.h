@@ -52,11 +52,23 @@ int mem_cluster_create_topic(struct mem_cluster *c, const char *topic, int32_t p
  * need not be unique (ties keep join order). broker_destroy() leaves the group as a crash
  * does (uncommitted progress is lost) and frees the client. Produce never fails (no faults
  * here; sim/fault_broker adds them) except ECOM_INVALID for a bad topic name. Poll ignores
- * timeout_ms. Message memory returned by poll stays valid until the cluster is freed
- * (stronger than broker.h's "until the next poll"). Commit: ECOM_CONFLICT when the partition
- * is not assigned to this member in the current generation, ECOM_INVALID when the client never
- * subscribed or next_offset is past the end of the partition. */
+ * timeout_ms. Message memory returned by poll stays valid until the cluster is freed or
+ * retention releases it (never before the next poll, which is what broker.h promises).
+ * Commit: ECOM_CONFLICT when the partition is not assigned to this member in the current
+ * generation, ECOM_INVALID when the client never subscribed or next_offset is past the end
+ * of the partition. */
 struct broker *mem_broker_new(struct mem_cluster *c, const char *client_id);
+
+/* Retention, for long simulated runs: keep < 0 (the default) keeps every message for the
+ * cluster's life. keep >= 1 releases the memory of messages more than `keep` offsets below
+ * the lowest committed offset of every group subscribed to their topic (a topic no group
+ * subscribes to keeps everything), except pinned ones; looked at as partitions grow.
+ * Committed offsets only move forward in the runtime, so no consumer reads a released
+ * message (poll asserts it); mem_cluster_read gives ECOM_NOT_FOUND for one. */
+void mem_cluster_set_retention(struct mem_cluster *c, int64_t keep);
+/* Keeps the message at (topic, partition, offset) whatever retention says (e.g. the original
+ * of a dead letter, which a replay reads). ECOM_NOT_FOUND if it is gone or never was. */
+int mem_cluster_pin(struct mem_cluster *c, const char *topic, int32_t partition, int64_t offset);
 
 /* ---- inspection (invariants, reports, tests) ------------------------------------------ */
 
@@ -64,9 +76,9 @@ struct broker *mem_broker_new(struct mem_cluster *c, const char *client_id);
 int32_t mem_cluster_partitions(const struct mem_cluster *c, const char *topic);
 /* Offset the next append will get (= messages in the partition); 0 if no such partition. */
 int64_t mem_cluster_end_offset(const struct mem_cluster *c, const char *topic, int32_t partition);
-/* ECOM_OK and *out filled with borrowed memory (valid until the cluster is freed; out->parsed
- * only until the next produce, and NULL once the message left the parsed window), or
- * ECOM_NOT_FOUND. */
+/* ECOM_OK and *out filled with borrowed memory (valid until the cluster is freed or
+ * retention releases the message; out->parsed only until the next produce, and NULL once the
+ * message left the parsed window), or ECOM_NOT_FOUND (no such message, or released). */
 int mem_cluster_read(const struct mem_cluster *c, const char *topic, int32_t partition,
 		     int64_t offset, struct broker_msg *out);
 /* When the message became / becomes deliverable; -1 if there is no such message. */
@@ -83,6 +95,8 @@ int64_t mem_cluster_committed(const struct mem_cluster *c, const char *group, co
 int64_t mem_cluster_group_lag(const struct mem_cluster *c, const char *group);
 /* Total messages ever appended. */
 uint64_t mem_cluster_appended(const struct mem_cluster *c);
+/* Messages whose memory retention released. */
+uint64_t mem_cluster_released(const struct mem_cluster *c);
 /* The group's generation (0 for an unknown group; each join/leave adds 1). */
 uint32_t mem_cluster_generation(const struct mem_cluster *c, const char *group);
 /* client_id of the member owning (topic, partition) in the group now; NULL if none. */

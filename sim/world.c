@@ -132,11 +132,35 @@ static int64_t hook_visible_at(void *arg, const char *topic, int32_t partition, 
 	return now_us + ms * 1000;
 }
 
+/* Retention keeps what the end-of-run checks and dlq_replay read back from the log: every
+ * dead letter and the original it names. */
+static void world_pin_dead_letter(struct sim_world *w, const char *topic, int32_t partition,
+				  int64_t offset)
+{
+	size_t n = strlen(topic);
+	struct broker_msg m;
+	const char *ot, *op, *oo;
+
+	if (n <= 4 || strcmp(topic + n - 4, ".dlq") != 0)
+		return;
+	ECOM_ASSERT(mem_cluster_pin(w->cluster, topic, partition, offset) == ECOM_OK);
+	if (mem_cluster_read(w->cluster, topic, partition, offset, &m) != ECOM_OK)
+		return;
+	ot = broker_msg_header(&m, RT_HDR_ORIGINAL_TOPIC);
+	op = broker_msg_header(&m, RT_HDR_ORIGINAL_PARTITION);
+	oo = broker_msg_header(&m, RT_HDR_ORIGINAL_OFFSET);
+	/* The dead-lettering consumer has not committed past the original yet: still there. */
+	if (ot && op && oo)
+		ECOM_ASSERT(mem_cluster_pin(w->cluster, ot, (int32_t)atoi(op), atoll(oo)) ==
+			    ECOM_OK);
+}
+
 static void hook_on_append(void *arg, const char *topic, int32_t partition, int64_t offset,
 			   int64_t visible_at_us)
 {
 	struct sim_world *w = arg;
 
+	world_pin_dead_letter(w, topic, partition, offset);
 	inv_on_append(w, topic, partition, offset);
 	for (int s = 0; s < SCN_SVC_COUNT; s++) {
 		const char *owner;
@@ -731,6 +755,7 @@ static void world_build(struct sim_world *w)
 				    &w->catalog_rng);
 	w->cluster = mem_cluster_new(s->partitions, &w->clock.base);
 	mem_cluster_set_hooks(w->cluster, &hooks);
+	mem_cluster_set_retention(w->cluster, WORLD_LOG_KEEP);
 	w->admin = mem_broker_new(w->cluster, "admin");
 	for (int i = 0; i < SCN_SVC_COUNT; i++)
 		w->stores[i] = mem_store_new();

@@ -102,6 +102,11 @@ struct sim_poison {
 	int64_t at_us;
 };
 
+/* The broker log keeps this many messages below every group's committed offset; older ones
+ * are released (mem_cluster_set_retention), except dead letters and their originals, which
+ * the end-of-run checks and dlq_replay read back. */
+#define WORLD_LOG_KEEP 64
+
 /* inv_check.c: what the end-of-run checks need from each message of a (non-DLQ) topic,
  * recorded when it is appended, while the producer's parsed tree usually spares a parse. */
 struct inv_logrec {

@@ -487,6 +487,58 @@ static void test_commit_rules(void **state)
 	fx_drop(f, p);
 }
 
+/* ---- retention ------------------------------------------------------------------------ */
+
+static void test_retention(void **state)
+{
+	struct fx *f = *state;
+	struct broker *p = fx_client(f, "p");
+	struct broker *a = fx_client(f, "a");
+	struct broker *b = fx_client(f, "b");
+	struct broker_msg m;
+
+	assert_int_equal(mem_cluster_create_topic(f->c, "t", 1), ECOM_OK);
+	assert_int_equal(mem_cluster_create_topic(f->c, "t.dlq", 1), ECOM_OK);
+	mem_cluster_set_retention(f->c, 2);
+	subscribe(a, "g1", "t");
+	subscribe(b, "g2", "t");
+	for (int i = 0; i < 600; i++) {
+		produce(p, "t", NULL, "m");
+		produce(p, "t.dlq", NULL, "d");
+	}
+	/* Nothing is released before every group has committed. */
+	assert_int_equal(broker_commit(a, "t", 0, 500, NULL), ECOM_OK);
+	for (int i = 0; i < 200; i++)
+		produce(p, "t", NULL, "m");
+	assert_int_equal(mem_cluster_released(f->c), 0);
+	assert_int_equal(mem_cluster_pin(f->c, "t", 0, 10), ECOM_OK);
+	assert_int_equal(mem_cluster_pin(f->c, "t", 0, 900), ECOM_NOT_FOUND);
+	assert_int_equal(broker_commit(b, "t", 0, 300, NULL), ECOM_OK);
+	for (int i = 0; i < 256; i++) {
+		produce(p, "t", NULL, "m");
+		produce(p, "t.dlq", NULL, "d");
+	}
+	/* Below the lowest commit (300) minus 2, except the pinned one; no group reads t.dlq. */
+	assert_int_equal(mem_cluster_released(f->c), 297);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 0, &m), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 297, &m), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_pin(f->c, "t", 0, 297), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 10, &m), ECOM_OK);
+	assert_string_equal(m.value, "m");
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 298, &m), ECOM_OK);
+	assert_int_equal(mem_cluster_read(f->c, "t.dlq", 0, 0, &m), ECOM_OK);
+	assert_int_equal(mem_cluster_end_offset(f->c, "t", 0), 1056);
+	/* A member that takes over starts at the committed offset, which is kept. */
+	fx_drop(f, b);
+	b = fx_client(f, "b2");
+	subscribe(b, "g2", "t");
+	assert_int_equal(broker_poll(b, 0, &m, NULL), ECOM_OK);
+	assert_int_equal(m.offset, 300);
+	fx_drop(f, a);
+	fx_drop(f, b);
+	fx_drop(f, p);
+}
+
 /* ---- inspection and validation ------------------------------------------------------- */
 
 static void test_inspection(void **state)
@@ -664,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rebalance_positions, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_commit_rules, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_inspection, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_retention, fx_setup, fx_teardown),
 		cmocka_unit_test(test_determinism),
 	};
 	int failed = run_contract();
