@@ -321,17 +321,13 @@ static json_t *doc_tree(const struct mem_doc *d)
 	return json_incref(d->doc);
 }
 
-/* A private copy for the caller to keep and modify. */
+/* For store_get: a new top level sharing the stored members (store.h: copy on write). */
 static json_t *doc_private(const struct mem_doc *d)
 {
-	json_t *out;
-
 	if (!d->doc)
 		return doc_decode(d);
 	doc_check(d);
-	out = jsonx_copy(d->doc);
-	ECOM_ASSERT(out);
-	return out;
+	return jsonx_shallow(d->doc);
 }
 
 /* Makes doc (a new reference, handed over) d's hot tree, dropping what was there. */

@@ -1,7 +1,7 @@
 /* test_formats.c — the hand-written formatters on the simulator's hot path produce exactly
  * the bytes of the printf/jansson calls they replace: ISO timestamps, UUIDs, and compact
  * JSON (jsonx_dumps_fast vs json_dumps with ECOM_JSON_FLAGS), over edge cases and a few
- * thousand seeded random values. */
+ * thousand seeded random values; and jsonx's copy-on-write helpers. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -136,12 +136,60 @@ static void test_json(void **state)
 	}
 }
 
+/* jsonx_copy shares scalars; jsonx_shallow / jsonx_own* copy a container only while shared,
+ * and the other holder never sees a change made through what they return. */
+static void test_copy_on_write(void **state)
+{
+	json_t *stored = json_pack("{s:s, s:{s:i, s:[i]}, s:[{s:i}], s:i}", "id", "o1", "inner",
+				   "n", 1, "list", 1, "rows", "q", 1, "n", 5);
+	json_t *before = jsonx_copy(stored), *mine, *inner, *rows, *row, *again;
+
+	(void)state;
+	assert_non_null(stored);
+	assert_ptr_equal(json_object_get(before, "id"), json_object_get(stored, "id"));
+	assert_ptr_not_equal(json_object_get(before, "inner"), json_object_get(stored, "inner"));
+	mine = jsonx_shallow(stored);
+	assert_ptr_not_equal(mine, stored);
+	assert_ptr_equal(json_object_get(mine, "inner"), json_object_get(stored, "inner"));
+	/* shared: replaced by a copy in mine; private: itself */
+	inner = jsonx_own(mine, "inner");
+	assert_ptr_not_equal(inner, json_object_get(stored, "inner"));
+	assert_ptr_equal(jsonx_own(mine, "inner"), inner);
+	json_object_set_new(inner, "n", json_integer(2));
+	/* one level only: inner's list is still the stored one until taken */
+	assert_ptr_equal(json_object_get(inner, "list"),
+			 json_object_get(json_object_get(stored, "inner"), "list"));
+	json_array_append_new(jsonx_own(inner, "list"), json_integer(2));
+	rows = jsonx_own(mine, "rows");
+	row = jsonx_own_at(rows, 0);
+	assert_ptr_not_equal(row, json_array_get(json_object_get(stored, "rows"), 0));
+	json_object_set_new(row, "q", json_integer(9));
+	assert_null(jsonx_own(mine, "n"));
+	assert_null(jsonx_own(mine, "missing"));
+	assert_null(jsonx_own_at(rows, 5));
+	assert_true(json_equal(stored, before));
+	assert_int_equal(json_integer_value(json_object_get(inner, "n")), 2);
+	assert_int_equal(json_array_size(json_object_get(inner, "list")), 2);
+	/* deep: every container below becomes private */
+	again = jsonx_shallow(stored);
+	inner = jsonx_own_deep(again, "inner");
+	assert_int_equal(inner->refcount, 1);
+	assert_int_equal(json_object_get(inner, "list")->refcount, 1);
+	json_array_clear(json_object_get(inner, "list"));
+	assert_true(json_equal(stored, before));
+	json_decref(again);
+	json_decref(mine);
+	json_decref(before);
+	json_decref(stored);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_iso),
 		cmocka_unit_test(test_uuid),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_copy_on_write),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -529,7 +529,7 @@ static int stock_handle(struct inventory_service *svc, struct svc_ctx *ctx, json
 
 		*state = stock_new(sku, it ? it->stock : 0);
 	}
-	holds = json_object_get(*state, "holds");
+	holds = jsonx_own(*state, "holds"); /* copy on write (store.h); holds are replaced */
 	if (!json_is_object(holds)) {
 		holds = json_object();
 		jsonx_set_new(*state, "holds", holds);
@@ -553,9 +553,12 @@ static int inventory_handle(void *p, struct svc_ctx *ctx, json_t **state,
 	struct inventory_service *svc = p;
 	int rc;
 
-	switch (ev->type) {
-	case EV_STOCK_COMMAND:
+	if (ev->type == EV_STOCK_COMMAND)
 		return stock_handle(svc, ctx, state, ev);
+	/* A reservation's lines change in place below; a few per order (store.h). */
+	if (*state)
+		jsonx_own_deep(*state, "lines");
+	switch (ev->type) {
 	case EV_ORDER_CREATED:
 		rc = res_on_order_created(ctx, state, ev);
 		break;

@@ -161,7 +161,7 @@ static void admin_start_compensation(struct order_admin_cmd *c, struct svc_ctx *
 				     json_t *st)
 {
 	int64_t attempt = admin_undo_attempt(st, c->what);
-	json_t *pending = json_object_get(st, "comp_pending"), *payload;
+	json_t *pending = jsonx_own(st, "comp_pending"), *payload;
 
 	if (!json_is_array(pending)) {
 		pending = json_array();

@@ -202,7 +202,7 @@ void order_touch(struct svc_ctx *ctx, json_t *st)
 void order_history_add(struct svc_ctx *ctx, json_t *st, const char *type, const char *event_id,
 		       int64_t attempt)
 {
-	json_t *h = json_object_get(st, "history");
+	json_t *h = jsonx_own(st, "history"); /* copy on write (store.h) */
 	json_t *e = json_object();
 	char iso[25];
 
@@ -243,7 +243,7 @@ static int order_history_has(const json_t *st, const char *event_id)
 
 json_t *order_ledger_row(json_t *st, int64_t attempt, int create)
 {
-	json_t *l = json_object_get(st, "ledger");
+	json_t *l = jsonx_own_deep(st, "ledger"); /* rows change in place (store.h) */
 	size_t i;
 	json_t *row;
 
@@ -306,7 +306,7 @@ static int64_t order_payload_cents(const json_t *payload, const char *key)
 /* Removes one action from comp_pending (its effect arrived). */
 static void order_comp_done(json_t *st, const char *action)
 {
-	json_t *p = json_object_get(st, "comp_pending");
+	json_t *p = jsonx_own(st, "comp_pending");
 	size_t i;
 
 	for (i = 0; i < json_array_size(p); i++) {
@@ -354,7 +354,7 @@ static void order_ledger_apply(json_t *st, const struct envelope *ev, int64_t at
 static void order_progress_apply(json_t *st, const struct envelope *ev)
 {
 	const struct order_fact *f = order_fact_for(ev->type);
-	json_t *p = json_object_get(st, "progress");
+	json_t *p = jsonx_own(st, "progress");
 
 	if (!f)
 		return;
@@ -403,7 +403,7 @@ int order_handle(void *svc, struct svc_ctx *ctx, json_t **state, const struct en
 /* "<attempt>:<step>" is in the timeouts list once its StepTimeout was emitted. */
 static int order_timeout_sent(json_t *st, int64_t attempt, const char *step, int mark)
 {
-	json_t *t = json_object_get(st, "timeouts");
+	json_t *t = mark ? jsonx_own(st, "timeouts") : json_object_get(st, "timeouts");
 	char key[64];
 	size_t i;
 	json_t *v;

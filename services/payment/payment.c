@@ -284,6 +284,8 @@ static int payment_handle(void *arg, struct svc_ctx *ctx, json_t **state,
 			return ECOM_OK;
 		*state = pay_new(jsonx_str(ev->payload, "orderId"));
 	}
+	/* Charges change in place below; a few per order (store.h: copy on write). */
+	jsonx_own_deep(*state, "charges");
 	switch (ev->type) {
 	case EV_ORDER_CREATED:
 		return pay_on_order_created(svc, ctx, *state, ev);

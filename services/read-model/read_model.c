@@ -314,8 +314,8 @@ static void rm_apply(struct read_model *rm, struct svc_ctx *ctx, json_t *st,
 	case EV_ORDER_CREATED: {
 		int64_t cents = 0;
 
-		jsonx_set_new(st, "items", json_deep_copy(json_object_get(p, "items")));
-		jsonx_set_new(st, "total", json_deep_copy(json_object_get(p, "total")));
+		jsonx_set_new(st, "items", jsonx_copy(json_object_get(p, "items")));
+		jsonx_set_new(st, "total", jsonx_copy(json_object_get(p, "total")));
 		if (money_from_json(json_object_get(p, "total"), &cents) == ECOM_OK)
 			jsonx_set_int(st, "total_cents", cents);
 		if (seq == 0 && !jsonx_str(st, "status") && !last_event_bug)
@@ -360,7 +360,7 @@ static int rm_fold_projection(struct read_model *rm, struct svc_ctx *ctx, json_t
 		st = rm_new_projection(ctx, jsonx_str(ev->payload, "orderId"));
 		*state = st;
 	}
-	tl = json_object_get(st, "timeline");
+	tl = jsonx_own(st, "timeline"); /* copy on write (store.h) */
 	if (!json_is_array(tl)) {
 		tl = json_array();
 		jsonx_set_new(st, "timeline", tl);
@@ -375,7 +375,7 @@ static int rm_fold_projection(struct read_model *rm, struct svc_ctx *ctx, json_t
 	jsonx_set_str(entry, "eventId", ev->event_id);
 	jsonx_set_str(entry, "type", event_type_name(ev->type));
 	jsonx_set_str(entry, "at", at);
-	jsonx_set_new(entry, "details", json_deep_copy(ev->payload));
+	jsonx_set_new(entry, "details", jsonx_copy(ev->payload));
 	rm_timeline_insert(st, tl, entry);
 	rm_apply(rm, ctx, st, ev);
 	jsonx_set_str(st, "last_event_id", ev->event_id);

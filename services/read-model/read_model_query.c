@@ -205,7 +205,7 @@ static int rm_replay_fn(void *arg, struct svc_ctx *ctx, json_t **state)
 
 	if (!*state)
 		return ecom_err_set(&c->err, ECOM_NOT_FOUND, "dead letter not found");
-	replays = json_object_get(*state, "replays");
+	replays = jsonx_own(*state, "replays"); /* copy on write (store.h) */
 	if (!json_is_array(replays)) {
 		replays = json_array();
 		jsonx_set_new(*state, "replays", replays);

@@ -56,7 +56,7 @@ static int ship_room(struct svc_ctx *ctx, const json_t *s)
 static void ship_add(json_t *s, int64_t attempt, const char *state, const char *key,
 		     const char *carrier, const char *tracking, const char *reason)
 {
-	json_array_append_new(json_object_get(s, "bookings"),
+	json_array_append_new(jsonx_own(s, "bookings"), /* copy on write (store.h) */
 			      json_pack("{s:I, s:s, s:s, s:s, s:s, s:s}", "attempt",
 					(json_int_t)attempt, "state", state, "key", key, "carrier",
 					carrier, "trackingId", tracking, "reason", reason));

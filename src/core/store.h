@@ -8,9 +8,13 @@
  * may keep a reference to it instead of a copy (sim/mem_store does), so the caller must not
  * modify it, or anything inside it, afterwards — build a new document for the next write
  * (json_copy is enough when only top-level keys change). The caller still owns its own
- * reference. Documents and arrays returned through `json_t **out` are new, private
- * references the caller may modify and must json_decref. Debug builds
- * (ECOM_CHECK_HANDOFF) catch a modification after handoff. Nothing blocks longer than the
+ * reference. Documents and arrays returned through `json_t **out` are new references the
+ * caller must json_decref. A found array and a document's top level are the caller's to
+ * change; what is inside a got document may be shared with the store (sim/mem_store shares
+ * it): change a nested object or array in place only after taking it with jsonx_own /
+ * jsonx_own_at / jsonx_own_deep (event/jsonx.h, copy on write); replacing a member is
+ * always fine. Debug builds (ECOM_CHECK_HANDOFF) catch a modification after handoff, and
+ * so a nested change made without taking the member first. Nothing blocks longer than the
  * backend's configured timeout. */
 #ifndef ECOM_STORE_H
 #define ECOM_STORE_H
@@ -46,7 +50,8 @@ struct store;
 
 struct store_ops {
 	const char *name;
-	/* ECOM_OK and *out = a copy of the document; ECOM_NOT_FOUND; ECOM_UNAVAILABLE. */
+	/* ECOM_OK and *out = the document (top level new; members may be shared, see above);
+	 * ECOM_NOT_FOUND; ECOM_UNAVAILABLE. */
 	int (*get)(struct store *s, const char *coll, const char *id, json_t **out,
 		   struct ecom_err *err);
 	/* Inserts doc (must have "_id" and "version"). ECOM_CONFLICT if the _id exists;

@@ -98,8 +98,8 @@ void envelope_copy(struct envelope *dst, const struct envelope *src)
 	dst->correlation_id = ecom_xstrdup(src->correlation_id);
 	dst->causation_id = src->causation_id ? ecom_xstrdup(src->causation_id) : NULL;
 	dst->key = ecom_xstrdup(src->key);
-	dst->payload = json_deep_copy(src->payload);
-	dst->headers = src->headers ? json_deep_copy(src->headers) : json_object();
+	dst->payload = jsonx_copy(src->payload);
+	dst->headers = src->headers ? jsonx_copy(src->headers) : json_object();
 	ECOM_ASSERT(dst->payload != NULL && dst->headers != NULL);
 }
 
@@ -128,9 +128,8 @@ static json_t *envelope_build(const struct envelope *e, int share)
 		jsonx_set_new(o, "payload", json_incref(e->payload));
 		jsonx_set_new(o, "headers", e->headers ? json_incref(e->headers) : json_object());
 	} else {
-		jsonx_set_new(o, "payload", json_deep_copy(e->payload));
-		jsonx_set_new(o, "headers",
-			      e->headers ? json_deep_copy(e->headers) : json_object());
+		jsonx_set_new(o, "payload", jsonx_copy(e->payload));
+		jsonx_set_new(o, "headers", e->headers ? jsonx_copy(e->headers) : json_object());
 	}
 	return o;
 }
@@ -138,6 +137,11 @@ static json_t *envelope_build(const struct envelope *e, int share)
 json_t *envelope_to_json(const struct envelope *e)
 {
 	return envelope_build(e, 0);
+}
+
+json_t *envelope_to_json_shared(const struct envelope *e)
+{
+	return envelope_build(e, 1);
 }
 
 char *envelope_serialize(const struct envelope *e)

@@ -80,6 +80,10 @@ int envelope_parse_shared(const char *buf, size_t len, json_t *parsed, struct en
 
 /* New reference: the envelope as a JSON object in the demo's field order. */
 json_t *envelope_to_json(const struct envelope *e);
+/* The same, holding e's payload and headers themselves rather than copies: for an envelope
+ * about to be dropped whose payload nobody changes in place afterwards (jsonx.h: copy on
+ * write). */
+json_t *envelope_to_json_shared(const struct envelope *e);
 /* malloc'd compact JSON text (ECOM_JSON_FLAGS); caller frees. */
 char *envelope_serialize(const struct envelope *e);
 

@@ -113,22 +113,96 @@ json_t *jsonx_copy(const json_t *v)
 		json_array_foreach(v, i, item)
 			ECOM_ASSERT(json_array_append_new(out, jsonx_copy(item)) == 0);
 		return out;
-	case JSON_STRING:
-		out = json_stringn_nocheck(json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		out = json_integer(json_integer_value(v));
-		break;
-	case JSON_REAL:
-		out = json_real(json_real_value(v));
-		break;
-	default: /* true, false, null: jansson's singletons */
+	default: /* strings and numbers (immutable here), true, false, null (singletons) */
 		out = (json_t *)v;
 		json_incref(out);
-		break;
+		return out;
 	}
+}
+
+json_t *jsonx_shallow(const json_t *v)
+{
+	json_t *out, *item;
+	const char *key;
+	size_t i;
+
+	if (json_is_object(v)) {
+		out = json_object();
+		ECOM_ASSERT(out);
+		json_object_foreach((json_t *)v, key, item)
+			ECOM_ASSERT(json_object_set_nocheck(out, key, item) == 0);
+		return out;
+	}
+	ECOM_ASSERT(json_is_array(v));
+	out = json_array();
 	ECOM_ASSERT(out);
+	json_array_foreach(v, i, item)
+		ECOM_ASSERT(json_array_append(out, item) == 0);
 	return out;
+}
+
+static int jsonx_shared(const json_t *v)
+{
+	return v->refcount > 1;
+}
+
+json_t *jsonx_own(json_t *parent, const char *key)
+{
+	json_t *v = json_object_get(parent, key);
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return NULL;
+	if (jsonx_shared(v)) {
+		v = jsonx_shallow(v);
+		ECOM_ASSERT(json_object_set_new_nocheck(parent, key, v) == 0);
+	}
+	return v;
+}
+
+json_t *jsonx_own_at(json_t *array, size_t i)
+{
+	json_t *v = json_array_get(array, i);
+
+	if (!json_is_object(v) && !json_is_array(v))
+		return NULL;
+	if (jsonx_shared(v)) {
+		v = jsonx_shallow(v);
+		ECOM_ASSERT(json_array_set_new(array, i, v) == 0);
+	}
+	return v;
+}
+
+/* Makes every container below v (private itself) private. */
+static void jsonx_own_below(json_t *v)
+{
+	const char *key;
+	json_t *item;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, key, item) {
+			json_t *own = jsonx_own(v, key);
+
+			if (own)
+				jsonx_own_below(own);
+		}
+	} else if (json_is_array(v)) {
+		for (i = 0; i < json_array_size(v); i++) {
+			json_t *own = jsonx_own_at(v, i);
+
+			if (own)
+				jsonx_own_below(own);
+		}
+	}
+}
+
+json_t *jsonx_own_deep(json_t *parent, const char *key)
+{
+	json_t *v = jsonx_own(parent, key);
+
+	if (v)
+		jsonx_own_below(v);
+	return v;
 }
 
 int jsonx_wire_exact(const json_t *j)

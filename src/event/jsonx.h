@@ -36,10 +36,31 @@ void jsonx_set_new(json_t *obj, const char *key, json_t *val);
 /* Parses a JSON document of any type. New reference, or NULL with err naming the
  * position ("malformed JSON at 1:5: ..."). Duplicate object keys are rejected. */
 json_t *jsonx_loads(const char *buf, size_t len, struct ecom_err *err);
-/* A deep copy of a tree (no cycles by construction: jansson cannot build one through the
- * setters we use) without json_deep_copy's cycle check, which costs more than the copy.
- * Same key order. New reference. */
+/* A copy of a tree's containers (no cycles by construction: jansson cannot build one through
+ * the setters we use) without json_deep_copy's cycle check, which costs more than the copy.
+ * Strings and numbers are shared, not copied: nothing in ecom changes a scalar in place
+ * (json_string_set, json_integer_set and friends are never used), so a shared scalar is as
+ * good as a copy. Same key order. New reference. */
 json_t *jsonx_copy(const json_t *v);
+
+/* ---- copy on write ---------------------------------------------------------------------
+ * A tree may share containers with another (a store hands out documents whose top level is
+ * new and whose members are the stored ones). Jansson's reference count tells who else
+ * holds a container: more than one reference means shared. Before changing a member of a
+ * private container in place, take it with jsonx_own*: a shared member is replaced by a
+ * copy first, so the other holders never see the change. Members replaced wholesale
+ * (json_object_set_new) need nothing. */
+/* A new container holding the same members (each one a new reference). New reference. */
+json_t *jsonx_shallow(const json_t *v);
+/* parent[key] (an object or array), replaced in parent by a shallow copy when shared; the
+ * result may be changed in place (its own members may still be shared). parent must be
+ * private. Borrowed reference; NULL when absent or not a container. */
+json_t *jsonx_own(json_t *parent, const char *key);
+/* The same for array element i. */
+json_t *jsonx_own_at(json_t *array, size_t i);
+/* jsonx_own, then the same at every depth below: the whole member may be changed in place.
+ * For small members changed at depth (a few lines, a few ledger rows). */
+json_t *jsonx_own_deep(json_t *parent, const char *key);
 /* 1 when dumping j with ECOM_JSON_FLAGS and parsing the text with jsonx_loads gives a tree
  * json_equal to j: every real prints and parses back to itself at 15 digits, and no string
  * holds a NUL byte. (Integers, keys and other strings always round-trip.) */

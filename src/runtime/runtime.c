@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/bugs.h"
+#include "event/jsonx.h"
 
 static const char *const reserved_keys[] = {"_id",	     "version",	     "inbox",
 					    "outbox",	     "outbox_n",     "outbox_at",
@@ -70,7 +71,8 @@ void svc_emit(struct svc_ctx *ctx, enum event_type type, const char *key, json_t
 	entry = json_object();
 	json_object_set_new(entry, "topic", json_string(event_type_name(type)));
 	json_object_set_new(entry, "at", json_integer(ctx->now_us));
-	json_object_set_new(entry, "event", envelope_to_json(&e));
+	/* The payload is the handler's, handed over: the outbox entry keeps it. */
+	json_object_set_new(entry, "event", envelope_to_json_shared(&e));
 	json_array_append_new(ctx->emits, entry);
 	envelope_deinit(&e);
 }
@@ -232,8 +234,10 @@ static int apply_once(struct runtime *rt, const struct apply_req *q, struct appl
 		state = doc;
 		doc = NULL;
 	}
+	/* decide changes members only through jsonx_own* (copy on write), so a new top level
+	 * sharing them is a faithful "before". */
 	if (q->track_change && state)
-		before = json_deep_copy(state);
+		before = jsonx_shallow(state);
 
 	ctx.rt = rt;
 	ctx.now_us = clock_now_us(rt->clock);
@@ -257,14 +261,21 @@ static int apply_once(struct runtime *rt, const struct apply_req *q, struct appl
 		state = json_object();
 	if (q->event_id) {
 		size_t max = rt->def->inbox_max;
+		json_t *own = jsonx_shallow(inbox); /* the stored document shares it */
 
+		json_decref(inbox);
+		inbox = own;
 		json_array_append_new(inbox, json_string(q->event_id));
 		while (max > 0 && json_array_size(inbox) > max)
 			json_array_remove(inbox, 0);
 	}
 	if (q->event_id && (rt->cfg.bugs & BUG_PUBLISH_BEFORE_COMMIT)) {
 		publish_entries_now(rt, ctx.emits);
-	} else {
+	} else if (json_array_size(ctx.emits) > 0) {
+		json_t *own = jsonx_shallow(outbox);
+
+		json_decref(outbox);
+		outbox = own;
 		json_array_extend(outbox, ctx.emits);
 	}
 	doc_seal(state, q->id, version + 1, inbox, outbox, ctx.wake_at);

@@ -13,6 +13,8 @@
 
 #include "support/store_contract.h"
 
+#include "event/jsonx.h"
+
 #define CT_COLL_MAX 96
 #define CT_PREFIX_MAX 40
 #define CT_PURGE_ROUNDS_MAX 16
@@ -258,9 +260,12 @@ static void ct_copies(void **state)
 	assert_null(json_object_get(out, "status"));
 	assert_int_equal(ct_int(json_object_get(out, "inner"), "n"), 1);
 	assert_int_equal(json_array_size(json_object_get(out, "list")), 1);
-	/* What get and find return is the caller's: changing it changes nothing stored. */
-	json_object_set_new(json_object_get(out, "inner"), "n", json_integer(7));
-	json_array_append_new(json_object_get(out, "list"), json_integer(2));
+	/* What get returns is the caller's at the top level, and below once taken with
+	 * jsonx_own* (store.h: copy on write): changing it changes nothing stored. */
+	json_object_set_new(out, "status", json_string("X"));
+	json_object_set_new(jsonx_own(out, "inner"), "n", json_integer(7));
+	json_array_append_new(jsonx_own(out, "list"), json_integer(2));
+	assert_int_equal(ct_int(json_object_get(out, "inner"), "n"), 7);
 	json_decref(out);
 	found = ct_find(t, &all);
 	assert_int_equal(json_array_size(found), 1);
