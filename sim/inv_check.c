@@ -487,12 +487,9 @@ static void inv_order(struct inv_ctx *c, int64_t idx, const struct sim_order *o,
 	inv_count_shipped(c, od);
 }
 
-static int inv_collect_id(void *arg, const json_t *doc)
+static int inv_collect_id(void *arg, const char *id)
 {
-	const char *id = jsonx_str(doc, "_id");
-
-	if (id)
-		json_array_append_new(arg, json_string(id));
+	json_array_append_new(arg, json_string(id));
 	return 0;
 }
 
@@ -521,7 +518,7 @@ static void inv_orders(struct inv_ctx *c)
 	}
 	/* Orders in the store whose creation the client never saw succeed (it gave up after
 	 * ambiguous answers) run their saga all the same and are judged the same way. */
-	mem_store_foreach(w->stores[SCN_SVC_ORDER], INV_ORDER_COLL, inv_collect_id, ids);
+	mem_store_foreach_id(w->stores[SCN_SVC_ORDER], INV_ORDER_COLL, inv_collect_id, ids);
 	json_array_foreach(ids, k, v) {
 		const char *id = json_string_value(v);
 		json_t *od;

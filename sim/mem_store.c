@@ -884,6 +884,27 @@ json_t *mem_store_view(struct store *s, const char *coll, const char *id)
 	return d ? doc_tree(d) : NULL;
 }
 
+int mem_store_foreach_id(struct store *s, const char *coll,
+			 int (*fn)(void *arg, const char *id), void *arg)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc **sorted;
+	size_t n;
+
+	ECOM_ASSERT(fn);
+	if (!c)
+		return 0;
+	sorted = coll_sorted(c);
+	n = c->n;
+	for (size_t i = 0; i < n; i++) {
+		int rc = fn(arg, sorted[i]->id);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int mem_store_foreach(struct store *s, const char *coll,
 		      int (*fn)(void *arg, const json_t *doc), void *arg)
 {

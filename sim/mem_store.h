@@ -28,6 +28,9 @@ int mem_store_foreach_having(struct store *s, const char *coll, const char *cons
  * returned; otherwise 0. */
 int mem_store_foreach(struct store *s, const char *coll,
 		      int (*fn)(void *arg, const json_t *doc), void *arg);
+/* The same walk over the _ids alone (no document is read, so no cold one is decoded). */
+int mem_store_foreach_id(struct store *s, const char *coll,
+			 int (*fn)(void *arg, const char *id), void *arg);
 /* *names = a new array of the collection names, sorted by strcmp; *n its length. The names
  * are borrowed from the store (valid until it changes); the caller frees only the array. */
 int mem_store_collections(struct store *s, const char ***names, size_t *n);

@@ -50,6 +50,18 @@ static int walk_fn(void *arg, const json_t *doc)
 	return 0;
 }
 
+static int walk_id_fn(void *arg, const char *id)
+{
+	struct walk *w = arg;
+
+	if (w->n < 64)
+		snprintf(w->ids[w->n], sizeof(w->ids[w->n]), "%s", id);
+	w->n++;
+	if (w->stop_after && w->n == w->stop_after)
+		return 42;
+	return 0;
+}
+
 static void test_count_foreach(void **state)
 {
 	struct store *s = mem_store_new();
@@ -80,6 +92,16 @@ static void test_count_foreach(void **state)
 	assert_string_equal(w.ids[1], "c");
 	assert_string_equal(w.ids[2], "m");
 	assert_int_equal(mem_store_count(s, "c"), 5);
+	/* The same walk over the _ids alone. */
+	w = (struct walk){ .n = 0 };
+	assert_int_equal(mem_store_foreach_id(s, "none", walk_id_fn, &w), 0);
+	assert_int_equal(mem_store_foreach_id(s, "c", walk_id_fn, &w), 0);
+	assert_int_equal(w.n, 5);
+	assert_string_equal(w.ids[1], "c");
+	assert_string_equal(w.ids[4], "z");
+	w = (struct walk){ .stop_after = 2 };
+	assert_int_equal(mem_store_foreach_id(s, "c", walk_id_fn, &w), 42);
+	assert_int_equal(w.n, 2);
 	store_destroy(s);
 }
 

@@ -119,6 +119,13 @@ enum rt_event {
 };
 const char *rt_event_name(enum rt_event e);
 
+/* Reserved document keys, set to 1 exactly while outbox_at / wake_at are present (an outbox
+ * entry waits / a timer is armed). The sweeps select on these with an equality, which a
+ * MongoDB-wire server can answer from an index (FerretDB v1 evaluates every range query by
+ * reading the whole collection), and check the time themselves. */
+#define RT_KEY_OUTBOX_DUE "outbox_due"
+#define RT_KEY_WAKE_DUE "wake_due"
+
 /* Headers the runtime writes on every ops.DeadLetter.v1 (envelope headers and broker
  * headers alike). The read model keys dead_letters by original topic:partition:offset. */
 #define RT_HDR_ORIGINAL_TOPIC "x-original-topic"

@@ -10,11 +10,6 @@
 #define RT_CAS_ATTEMPTS_MAX 16    /* reload-and-rerun rounds on CONFLICT/AMBIGUOUS per step */
 #define RT_EXEC_ATTEMPTS_MAX 8    /* the same for API commands */
 #define RT_SWEEP_BATCH 64         /* aggregates looked at per collection per sweep */
-/* Set to 1 exactly while outbox_at / wake_at are present. The sweeps select on these with
- * an equality, which a MongoDB-wire server can answer from an index (FerretDB v1 evaluates
- * every range query by reading the whole collection), and check the time themselves. */
-#define RT_KEY_OUTBOX_DUE "outbox_due"
-#define RT_KEY_WAKE_DUE "wake_due"
 #define RT_PUBLISH_REMOVE_MAX 8   /* CAS rounds to remove published outbox entries */
 #define RT_EMITS_MAX 256          /* events one handler call may emit */
 #define RT_INBOX_DEFAULT_MAX 0    /* 0 = unbounded */
