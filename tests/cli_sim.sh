@@ -202,6 +202,18 @@ h=$(summary | jq -r .trace_hash)
 run_printed again.out "$(tail -n 2 out | head -n 1 | sed 's/^reproduce: //')"
 check "the printed command reproduces the run (same trace_hash)" \
 	test "$(tail -n 1 again.out | jq -r .trace_hash)" = "$h"
+# A path the shell would split or unquote is printed as one quoted word.
+mkdir -p "odd dir"
+cp "$tfail" "odd dir/it's fail.json"
+e sim run "odd dir/it's fail.json"
+check "a path with a space and a quote is quoted in the reproduce line" \
+	test "$(tail -n 2 out | head -n 1)" = "reproduce: ecom sim run 'odd dir/it'\\''s fail.json' --seed 3"
+run_printed again.out "$(tail -n 2 out | head -n 1 | sed 's/^reproduce: //')"
+check "and that command reproduces the run" \
+	test "$(tail -n 1 again.out | jq -r .trace_hash)" = "$h"
+e sim sweep "odd dir/it's fail.json" --seeds 2 --no-trace -q
+run_printed again.out "$(grep -m1 -A1 '^FAIL seed 2:' out | sed -n 's/^  reproduce: //p')"
+check "so does a sweep's" test "$(tail -n 1 again.out | jq -r .seed)" = 2
 
 e sim run "$tiny" --crash-after payment#1:2
 check "--crash-after payment#1:2 crashes payment#1 once (exit $rc)" \

@@ -181,14 +181,15 @@ static int sim_write_report(const struct sim_args *a, const struct scenario *s,
 
 static void sim_repro(const struct sim_args *a, uint64_t seed)
 {
-	char extra[SCN_INSTANCE_NAME_MAX + 48] = "";
+	char extra[SCN_INSTANCE_NAME_MAX + 48] = "", file[CLI_SHELL_WORD_MAX];
 
 	if (a->crash_instance[0])
 		snprintf(extra, sizeof(extra), " --crash-after %s:%lld", a->crash_instance,
 			 (long long)a->crash_after);
-	fprintf(stderr, "reproduce: ecom sim run %s --seed %llu%s\n", a->file,
+	cli_shell_word(a->file, file, sizeof(file));
+	fprintf(stderr, "reproduce: ecom sim run %s --seed %llu%s\n", file,
 		(unsigned long long)seed, extra);
-	printf("reproduce: ecom sim run %s --seed %llu%s\n", a->file, (unsigned long long)seed,
+	printf("reproduce: ecom sim run %s --seed %llu%s\n", file, (unsigned long long)seed,
 	       extra);
 }
 

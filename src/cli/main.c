@@ -40,6 +40,37 @@ int cli_wants_help(int argc, char **argv)
 	return 0;
 }
 
+const char *cli_shell_word(const char *s, char *buf, size_t cap)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789_./:=@%+,-";
+	size_t n = 0;
+
+	if (cap == 0)
+		return "";
+	if (*s && strspn(s, safe) == strlen(s)) {
+		snprintf(buf, cap, "%s", s);
+		return buf;
+	}
+	if (cap < 3) {
+		buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '\'';
+	for (const char *p = s; *p; p++) {
+		const char *piece = *p == '\'' ? "'\\''" : p;
+		size_t len = *p == '\'' ? 4 : 1;
+
+		if (n + len + 2 > cap) /* keep room for the closing quote and the NUL */
+			break;
+		memcpy(buf + n, piece, len);
+		n += len;
+	}
+	buf[n++] = '\'';
+	buf[n] = '\0';
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {

@@ -153,11 +153,14 @@ static int cp_names(struct cp *c)
 
 static void cp_repro(const struct cp *c, const char *inst, int64_t k, char *out, size_t cap)
 {
+	char file[CLI_SHELL_WORD_MAX];
+
+	cli_shell_word(c->a.file, file, sizeof(file));
 	if (c->a.seed_set)
 		snprintf(out, cap, "ecom sim run %s --seed %" PRIu64 " --crash-after %s:%" PRId64,
-			 c->a.file, c->a.seed, inst, k);
+			 file, c->a.seed, inst, k);
 	else
-		snprintf(out, cap, "ecom sim run %s --crash-after %s:%" PRId64, c->a.file, inst, k);
+		snprintf(out, cap, "ecom sim run %s --crash-after %s:%" PRId64, file, inst, k);
 }
 
 static void cp_why(const struct sim_fork_run *r, char *out, size_t cap)
@@ -202,7 +205,7 @@ static int cp_collect(struct cp *c, const char *inst, struct sim_pool_done *d,
 		      struct cp_instance_result *ir)
 {
 	struct sim_fork_run r;
-	char why[700], cmd[1024];
+	char why[700], cmd[CLI_SHELL_WORD_MAX + 512];
 	int beyond;
 
 	sim_fork_decode(d, &r);
@@ -277,9 +280,11 @@ static int cp_baseline(struct cp *c)
 	if (r.spawn_failed) {
 		rc = 2; /* sim_pool_spawn said why */
 	} else if (!r.completed || !r.expectations_met) {
+		char file[CLI_SHELL_WORD_MAX];
+
 		cp_why(&r, why, sizeof(why));
 		printf("crashpoints: %s fails without any crash point: %s\n  reproduce: ecom sim "
-		       "run %s\n", c->a.file, why, c->a.file);
+		       "run %s\n", c->a.file, why, cli_shell_word(c->a.file, file, sizeof(file)));
 		rc = 1;
 	}
 	sim_fork_run_deinit(&r);

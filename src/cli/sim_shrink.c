@@ -619,7 +619,12 @@ int cmd_sim_shrink(int argc, char **argv)
 	printf("shrink: removed: %s\n", sh->log_len ? sh->log : "nothing");
 	printf("shrink: %s seed %" PRIu64 ": %d change(s) kept in %d run(s); still fires %s; "
 	       "wrote %s\n", sh->file, sh->seed, sh->kept, sh->runs, fired, sh->out_path);
-	printf("reproduce: ecom sim run %s --seed %" PRIu64 "\n", sh->out_path, sh->seed);
+	{
+		char out[CLI_SHELL_WORD_MAX];
+
+		printf("reproduce: ecom sim run %s --seed %" PRIu64 "\n",
+		       cli_shell_word(sh->out_path, out, sizeof(out)), sh->seed);
+	}
 	rc = sh->kept ? 0 : 1;
 out:
 	if (have_orig)

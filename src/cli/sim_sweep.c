@@ -222,6 +222,8 @@ static void pool_aux_lines(struct sim_pool *p, struct pool_slot *s, int at_eof)
 		p->on_line(p->line_arg, s->tag, s->aux + start, s->aux_len - start);
 		start = s->aux_len;
 	}
+	if (start == 0)
+		return; /* also: nothing read at all (aux is NULL, and memmove(NULL) is UB) */
 	memmove(s->aux, s->aux + start, s->aux_len - start);
 	s->aux_len -= start;
 }
@@ -787,13 +789,13 @@ static void sweep_progress(struct sweep *w, int final)
 
 static void sweep_fail_line(struct sweep *w, int64_t seed, const char *why)
 {
-	char file[SWEEP_PATH_MAX];
+	char file[SWEEP_PATH_MAX], word[CLI_SHELL_WORD_MAX];
 
 	sweep_seed_file(w, seed, file, sizeof(file));
 	if (w->tty && !w->a.quiet)
 		fputs("\r\033[K", stderr);
 	printf("FAIL seed %" PRId64 ": %s\n  reproduce: ecom sim run %s --seed %" PRId64 "\n",
-	       seed, why, file, seed);
+	       seed, why, cli_shell_word(file, word, sizeof(word)), seed);
 	fflush(stdout);
 	if (w->n_failed_seeds == w->cap_failed_seeds) {
 		w->cap_failed_seeds = w->cap_failed_seeds ? w->cap_failed_seeds * 2 : 64;

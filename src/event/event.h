@@ -74,7 +74,9 @@ int envelope_from_json(json_t *obj, struct envelope *e, struct ecom_err *err);
 int envelope_parse_tree(const char *buf, size_t len, json_t *parsed, struct envelope *e,
 			struct ecom_err *err);
 /* Same, but e->payload and e->headers may be references into parsed: read-only, for
- * callers that only look. */
+ * callers that only look (or keep a part without changing it in place, jsonx.h). Another
+ * consumer of the same message gets the same tree: debug builds' check above catches a
+ * change. */
 int envelope_parse_shared(const char *buf, size_t len, json_t *parsed, struct envelope *e,
 			  struct ecom_err *err);
 

@@ -423,7 +423,9 @@ static void process_msg(struct runtime *rt)
 		return;
 	}
 	ecom_err_clear(&err);
-	rc = envelope_parse_tree(rt->msg.value, rt->msg.value_len, rt->msg.parsed, &ev, &err);
+	/* Handlers only read the event (a payload part they keep is shared, jsonx.h's copy on
+	 * write): the envelope may hold the broker's tree itself. */
+	rc = envelope_parse_shared(rt->msg.value, rt->msg.value_len, rt->msg.parsed, &ev, &err);
 	if (rc != ECOM_OK) {
 		snprintf(rt->last_error, sizeof(rt->last_error), "%s", err.msg);
 		rt->msg_dead = 1;
