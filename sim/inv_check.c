@@ -78,7 +78,8 @@ void inv_on_commit(struct sim_world *w, struct sim_instance *in, const char *col
  * that position); dl = every DLQ message as {topic, orig, error, raw?, payload?}. */
 struct inv_logrow {
 	const struct inv_logrec *r;
-	size_t seq;
+	uint32_t seq;
+	uint32_t eid_h, oid_h; /* hashes of the ids: most comparisons never read the strings */
 };
 struct inv_log {
 	struct inv_logrow *rows;
@@ -114,6 +115,35 @@ static struct inv_logpart *inv_logpart_find(struct inv_logidx *x, const char *to
 	return lp;
 }
 
+static void inv_arena_push(struct inv_logidx *x, char *chunk)
+{
+	if (x->n_chunks == x->cap_chunks) {
+		x->cap_chunks = x->cap_chunks ? x->cap_chunks * 2 : 16;
+		x->chunks = ecom_xrealloc(x->chunks, x->cap_chunks * sizeof(*x->chunks));
+	}
+	x->chunks[x->n_chunks++] = chunk;
+}
+
+/* n bytes that live as long as the index. The last chunk is the one being filled; a large
+ * request (an absurd orderId in a valid event) gets a chunk of its own, put before it. */
+static char *inv_arena_take(struct inv_logidx *x, size_t n)
+{
+	if (n > INV_ARENA_CHUNK / 4 && x->n_chunks > 0) {
+		char *own = ecom_xmalloc(n);
+
+		inv_arena_push(x, own);
+		x->chunks[x->n_chunks - 1] = x->chunks[x->n_chunks - 2];
+		x->chunks[x->n_chunks - 2] = own;
+		return own;
+	}
+	if (x->n_chunks == 0 || x->used + n > INV_ARENA_CHUNK) {
+		inv_arena_push(x, ecom_xmalloc(n > INV_ARENA_CHUNK ? n : INV_ARENA_CHUNK));
+		x->used = 0;
+	}
+	x->used += n;
+	return x->chunks[x->n_chunks - 1] + x->used - n;
+}
+
 void inv_on_append(struct sim_world *w, const char *topic, int32_t partition, int64_t offset)
 {
 	struct inv_logpart *lp;
@@ -139,7 +169,7 @@ void inv_on_append(struct sim_world *w, const char *topic, int32_t partition, in
 	if (oid) {
 		size_t lo = strlen(oid), le = strlen(ev.event_id);
 
-		r->ids = ecom_xmalloc(lo + le + 2);
+		r->ids = inv_arena_take(&w->logidx, lo + le + 2);
 		memcpy(r->ids, oid, lo + 1);
 		memcpy(r->ids + lo + 1, ev.event_id, le + 1);
 		r->type = (int)ev.type;
@@ -151,12 +181,13 @@ void inv_on_append(struct sim_world *w, const char *topic, int32_t partition, in
 void inv_logidx_free(struct inv_logidx *x)
 {
 	for (size_t i = 0; i < x->n; i++) {
-		for (int64_t o = 0; o < x->parts[i].n; o++)
-			free(x->parts[i].recs[o].ids);
 		free(x->parts[i].recs);
 		free(x->parts[i].topic);
 	}
 	free(x->parts);
+	for (size_t i = 0; i < x->n_chunks; i++)
+		free(x->chunks[i]);
+	free(x->chunks);
 	memset(x, 0, sizeof(*x));
 }
 
@@ -175,10 +206,25 @@ static int row_seq_cmp(const struct inv_logrow *a, const struct inv_logrow *b)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+static uint32_t id_hash(const char *s)
+{
+	uint64_t h = jsonx_fnv1a(JSONX_FNV_OFFSET, s, strlen(s));
+
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* (hash, id): a total order on ids that groups equal ones, which is all the sorts need. */
+static int id_cmp(uint32_t ha, const char *a, uint32_t hb, const char *b)
+{
+	if (ha != hb)
+		return ha < hb ? -1 : 1;
+	return strcmp(a, b);
+}
+
 static int row_by_eid(const void *pa, const void *pb)
 {
 	const struct inv_logrow *a = pa, *b = pb;
-	int c = strcmp(rec_eid(a->r), rec_eid(b->r));
+	int c = id_cmp(a->eid_h, rec_eid(a->r), b->eid_h, rec_eid(b->r));
 
 	return c ? c : row_seq_cmp(a, b);
 }
@@ -186,7 +232,7 @@ static int row_by_eid(const void *pa, const void *pb)
 static int row_by_oid(const void *pa, const void *pb)
 {
 	const struct inv_logrow *a = pa, *b = pb;
-	int c = strcmp(rec_oid(a->r), rec_oid(b->r));
+	int c = id_cmp(a->oid_h, rec_oid(a->r), b->oid_h, rec_oid(b->r));
 
 	return c ? c : row_seq_cmp(a, b);
 }
@@ -195,17 +241,20 @@ static int row_by_oid(const void *pa, const void *pb)
 static const struct inv_logrow *inv_log_order(const struct inv_log *lg, const char *oid,
 					      size_t *n)
 {
+	uint32_t h = id_hash(oid);
 	size_t lo = 0, hi = lg->n, end;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(rec_oid(lg->rows[mid].r), oid) < 0)
+		if (id_cmp(lg->rows[mid].oid_h, rec_oid(lg->rows[mid].r), h, oid) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (end = lo; end < lg->n && strcmp(rec_oid(lg->rows[end].r), oid) == 0; end++)
+	for (end = lo; end < lg->n && lg->rows[end].oid_h == h &&
+		       strcmp(rec_oid(lg->rows[end].r), oid) == 0;
+	     end++)
 		;
 	*n = end - lo;
 	return lg->rows + lo;
@@ -240,13 +289,15 @@ static void inv_log_dlq(struct sim_world *w, struct inv_log *lg, const struct br
 static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 {
 	const char **topics = NULL;
-	size_t n = mem_cluster_topics(w->cluster, &topics), cap = 0, seq = 0, kept = 0;
+	size_t n = mem_cluster_topics(w->cluster, &topics), cap = 0, kept = 0;
+	uint32_t seq = 0;
 
 	lg->rows = NULL;
 	lg->n = 0;
 	lg->dl = json_array();
 	for (size_t i = 0; i < w->logidx.n; i++)
 		cap += (size_t)w->logidx.parts[i].n;
+	ECOM_ASSERT(cap < UINT32_MAX); /* seq */
 	if (cap)
 		lg->rows = ecom_xmalloc(cap * sizeof(*lg->rows));
 	for (size_t t = 0; t < n; t++) {
@@ -266,7 +317,9 @@ static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 				if (!dlq) {
 					if (lp->recs[off].ids)
 						lg->rows[lg->n++] = (struct inv_logrow){
-							&lp->recs[off], seq++ };
+							&lp->recs[off], seq++,
+							id_hash(rec_eid(&lp->recs[off])),
+							id_hash(rec_oid(&lp->recs[off])) };
 					continue;
 				}
 				if (mem_cluster_read(w->cluster, topics[t], p, off, &m) == ECOM_OK)
@@ -279,7 +332,8 @@ static void inv_log_build(struct sim_world *w, struct inv_log *lg)
 	if (lg->n)
 		qsort(lg->rows, lg->n, sizeof(*lg->rows), row_by_eid);
 	for (size_t i = 0; i < lg->n; i++)
-		if (i == 0 || strcmp(rec_eid(lg->rows[i].r), rec_eid(lg->rows[kept - 1].r)) != 0)
+		if (i == 0 || id_cmp(lg->rows[i].eid_h, rec_eid(lg->rows[i].r),
+				     lg->rows[kept - 1].eid_h, rec_eid(lg->rows[kept - 1].r)) != 0)
 			lg->rows[kept++] = lg->rows[i];
 	lg->n = kept;
 	if (lg->n)

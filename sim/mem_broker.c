@@ -35,12 +35,31 @@ struct mem_msg {
 	uint8_t pinned; /* kept by retention (mem_cluster_pin) */
 };
 
+/* A partition's messages live in pages of MEM_PAGE; a page whose messages retention all
+ * released (none pinned) is freed too, so a long run keeps no per-message record of what
+ * it no longer holds. */
+#define MEM_PAGE_SHIFT 12
+#define MEM_PAGE ((int64_t)1 << MEM_PAGE_SHIFT)
+
+struct mem_page {
+	int64_t live; /* messages of the page still holding their memory */
+	struct mem_msg msgs[MEM_PAGE];
+};
+
 struct mem_part {
-	struct mem_msg *msgs;
+	struct mem_page **pages; /* page i holds offsets [i * MEM_PAGE, (i + 1) * MEM_PAGE) */
+	size_t n_pages, cap_pages;
 	int64_t n;
-	size_t cap;
 	int64_t released; /* retention looked at every offset below this one */
 };
+
+/* The message at offset (< part->n), or NULL once its page was freed. */
+static struct mem_msg *part_msg(const struct mem_part *part, int64_t offset)
+{
+	struct mem_page *pg = part->pages[offset >> MEM_PAGE_SHIFT];
+
+	return pg ? &pg->msgs[offset & (MEM_PAGE - 1)] : NULL;
+}
 
 struct mem_topic {
 	char *name;
@@ -186,10 +205,16 @@ static void topic_free(struct mem_topic *t)
 		struct mem_part *part = &t->parts[p];
 
 		for (int64_t o = 0; o < part->n; o++) {
-			json_decref(part->msgs[o].parsed);
-			free(part->msgs[o].blob);
+			struct mem_msg *msg = part_msg(part, o);
+
+			if (msg) {
+				json_decref(msg->parsed);
+				free(msg->blob);
+			}
 		}
-		free(part->msgs);
+		for (size_t i = 0; i < part->n_pages; i++)
+			free(part->pages[i]);
+		free(part->pages);
 	}
 	free(t->parts);
 	free(t->name);
@@ -326,9 +351,10 @@ static void part_trim(struct mem_cluster *c, struct mem_topic *t, int32_t p)
 		return;
 	low -= c->retain;
 	for (int64_t o = part->released; o < low; o++) {
-		struct mem_msg *msg = &part->msgs[o];
+		struct mem_msg *msg = part_msg(part, o);
+		size_t pi = (size_t)(o >> MEM_PAGE_SHIFT);
 
-		if (msg->pinned || !msg->blob)
+		if (!msg || msg->pinned || !msg->blob)
 			continue;
 		json_decref(msg->parsed);
 		msg->parsed = NULL;
@@ -337,6 +363,11 @@ static void part_trim(struct mem_cluster *c, struct mem_topic *t, int32_t p)
 		msg->key = msg->value = NULL;
 		msg->headers = NULL;
 		c->released++;
+		/* A full page with nothing left in it goes (the newest page is never full). */
+		if (--part->pages[pi]->live == 0 && (int64_t)(pi + 1) * MEM_PAGE <= part->n) {
+			free(part->pages[pi]);
+			part->pages[pi] = NULL;
+		}
 	}
 	if (low > part->released)
 		part->released = low;
@@ -586,14 +617,23 @@ static int mem_produce(struct broker *b, const struct broker_record *rec, struct
 	t = topic_get(c, rec->topic, c->default_partitions);
 	p = rec->key ? broker_partition_for_key(rec->key, rec->key_len, t->n_parts) : 0;
 	part = &t->parts[p];
-	grow((void **)&part->msgs, &part->cap, (size_t)part->n + 1, sizeof(*part->msgs));
 	offset = part->n;
-	msg = &part->msgs[offset];
+	if ((offset & (MEM_PAGE - 1)) == 0) {
+		grow((void **)&part->pages, &part->cap_pages, part->n_pages + 1,
+		     sizeof(*part->pages));
+		part->pages[part->n_pages++] = ecom_xcalloc(1, sizeof(struct mem_page));
+	}
+	msg = part_msg(part, offset);
 	msg_fill(msg, rec);
+	part->pages[offset >> MEM_PAGE_SHIFT]->live++;
 	msg->parsed = rec->parsed ? json_incref(rec->parsed) : NULL;
 	if (offset >= MEM_PARSED_WINDOW) {
-		json_decref(part->msgs[offset - MEM_PARSED_WINDOW].parsed);
-		part->msgs[offset - MEM_PARSED_WINDOW].parsed = NULL;
+		struct mem_msg *old = part_msg(part, offset - MEM_PARSED_WINDOW);
+
+		if (old) {
+			json_decref(old->parsed);
+			old->parsed = NULL;
+		}
 	}
 	now_us = clock_now_us(c->clock);
 	msg->visible_at_us = now_us;
@@ -672,9 +712,9 @@ static int mem_poll(struct broker *b, int timeout_ms, struct broker_msg *out,
 
 		if (a->position >= part->n)
 			continue;
-		msg = &part->msgs[a->position];
+		msg = part_msg(part, a->position);
 		/* Retention only releases what every group committed past. */
-		ECOM_ASSERT(msg->blob);
+		ECOM_ASSERT(msg && msg->blob);
 		/* Head-of-line: an invisible message holds back the rest of its partition. */
 		if (msg->visible_at_us > now_us)
 			continue;
@@ -774,7 +814,7 @@ static const struct mem_msg *msg_at(const struct mem_cluster *c, const char *top
 	    offset >= t->parts[partition].n)
 		return NULL;
 	*tp = t;
-	return &t->parts[partition].msgs[offset];
+	return part_msg(&t->parts[partition], offset);
 }
 
 int32_t mem_cluster_partitions(const struct mem_cluster *c, const char *topic)
@@ -821,7 +861,7 @@ int64_t mem_cluster_visible_at(const struct mem_cluster *c, const char *topic,
 	const struct mem_topic *t = NULL;
 	const struct mem_msg *msg = msg_at(c, topic, partition, offset, &t);
 
-	return msg ? msg->visible_at_us : -1;
+	return msg && msg->blob ? msg->visible_at_us : -1;
 }
 
 size_t mem_cluster_topics(const struct mem_cluster *c, const char ***names)

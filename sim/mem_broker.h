@@ -63,8 +63,8 @@ struct broker *mem_broker_new(struct mem_cluster *c, const char *client_id);
  * cluster's life. keep >= 1 releases the memory of messages more than `keep` offsets below
  * the lowest committed offset of every group subscribed to their topic (a topic no group
  * subscribes to keeps everything), except pinned ones; looked at as partitions grow.
- * Committed offsets only move forward in the runtime, so no consumer reads a released
- * message (poll asserts it); mem_cluster_read gives ECOM_NOT_FOUND for one. */
+ * The runtime commits only what it polled and only forward, so no consumer reads a
+ * released message (poll asserts it); mem_cluster_read gives ECOM_NOT_FOUND for one. */
 void mem_cluster_set_retention(struct mem_cluster *c, int64_t keep);
 /* Keeps the message at (topic, partition, offset) whatever retention says (e.g. the original
  * of a dead letter, which a replay reads). ECOM_NOT_FOUND if it is gone or never was. */
@@ -81,7 +81,8 @@ int64_t mem_cluster_end_offset(const struct mem_cluster *c, const char *topic, i
  * message left the parsed window), or ECOM_NOT_FOUND (no such message, or released). */
 int mem_cluster_read(const struct mem_cluster *c, const char *topic, int32_t partition,
 		     int64_t offset, struct broker_msg *out);
-/* When the message became / becomes deliverable; -1 if there is no such message. */
+/* When the message became / becomes deliverable; -1 if there is no such message (or it
+ * was released). */
 int64_t mem_cluster_visible_at(const struct mem_cluster *c, const char *topic,
 			       int32_t partition, int64_t offset);
 /* *names = a new array of borrowed topic names, sorted by strcmp; the caller frees only the

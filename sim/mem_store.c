@@ -814,7 +814,8 @@ static int mem_find(struct store *s, const char *coll, const struct store_query 
 	qsort(hits, n_hits, sizeof(*hits), find_hit_cmp);
 	n_out = q->limit && q->limit < n_hits ? q->limit : n_hits;
 	for (size_t i = 0; i < n_out; i++) {
-		json_t *copy = hits[i].cold ? json_incref(hits[i].tree) : jsonx_copy(hits[i].tree);
+		/* store.h: found documents are the caller's at the top level (copy on write). */
+		json_t *copy = hits[i].cold ? json_incref(hits[i].tree) : jsonx_shallow(hits[i].tree);
 
 		ECOM_ASSERT(copy);
 		json_array_append_new(arr, copy);

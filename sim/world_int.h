@@ -110,7 +110,7 @@ struct sim_poison {
 /* inv_check.c: what the end-of-run checks need from each message of a (non-DLQ) topic,
  * recorded when it is appended, while the producer's parsed tree usually spares a parse. */
 struct inv_logrec {
-	char *ids;	/* "orderId\0eventId\0" (one allocation); NULL: not a valid event with an orderId */
+	char *ids;	/* "orderId\0eventId\0" (in the index's arena); NULL: not a valid event with an orderId */
 	int type;	/* enum event_type */
 	int64_t attempt;
 };
@@ -120,9 +120,12 @@ struct inv_logpart {
 	struct inv_logrec *recs; /* index = offset */
 	int64_t n, cap;
 };
+#define INV_ARENA_CHUNK (1 << 20)
 struct inv_logidx {
 	struct inv_logpart *parts; /* in first-append order; found by linear search */
 	size_t n, cap;
+	char **chunks; /* the ids, packed (a malloc per message cost a third more) */
+	size_t n_chunks, cap_chunks, used; /* used: bytes taken in the last chunk */
 };
 
 struct sim_world {

@@ -534,6 +534,27 @@ static void test_retention(void **state)
 	subscribe(b, "g2", "t");
 	assert_int_equal(broker_poll(b, 0, &m, NULL), ECOM_OK);
 	assert_int_equal(m.offset, 300);
+	/* Past whole pages (4,096 messages): a page with nothing left goes, one holding a
+	 * pinned message stays. */
+	for (int i = 0; i < 8000; i++)
+		produce(p, "t", NULL, "m");
+	assert_int_equal(broker_commit(a, "t", 0, 9000, NULL), ECOM_OK);
+	assert_int_equal(broker_commit(b, "t", 0, 9000, NULL), ECOM_OK);
+	for (int i = 0; i < 256; i++)
+		produce(p, "t", NULL, "m");
+	assert_int_equal(mem_cluster_released(f->c), 8997);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 10, &m), ECOM_OK);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 11, &m), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 5000, &m), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_visible_at(f->c, "t", 0, 5000), -1);
+	assert_int_equal(mem_cluster_pin(f->c, "t", 0, 5000), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 8997, &m), ECOM_NOT_FOUND);
+	assert_int_equal(mem_cluster_read(f->c, "t", 0, 8998, &m), ECOM_OK);
+	fx_drop(f, b);
+	b = fx_client(f, "b3");
+	subscribe(b, "g2", "t");
+	assert_int_equal(broker_poll(b, 0, &m, NULL), ECOM_OK);
+	assert_int_equal(m.offset, 9000);
 	fx_drop(f, a);
 	fx_drop(f, b);
 	fx_drop(f, p);
