@@ -7,7 +7,10 @@
  * results by a total order.
  * Cold documents: one not written for MEM_DEMOTE_AGE writes to its collection and in no
  * field index (so no sweep looks at it) is kept as a compact binary encoding of its tree
- * instead of the tree (jansson spends ~240 bytes per value; the encoding ~20). Reading it
+ * instead of the tree (jansson spends ~240 bytes per value; the encoding ~20). A queue of
+ * the collection's writes finds each document the moment it reaches that age, so trees are
+ * freed a few at a time (while their blocks are still in cache for the next allocations)
+ * rather than thousands at once. Reading it
  * decodes a private tree, which costs about what copying a hot one does; writing makes it
  * hot again. The encoding is exact (reals as their 8 bytes), so nothing observable changes. */
 #include "sim/mem_store.h"
@@ -21,9 +24,8 @@
 #define MEM_STORE_COLLS_MIN 8
 #define MEM_STORE_FIELD_INDEXES_MAX 8 /* per collection; finds on further fields scan all */
 #define MEM_FIDX_ABSENT SIZE_MAX
-#ifndef MEM_DEMOTE_EVERY
-#define MEM_DEMOTE_EVERY 4096 /* writes to a collection between walks for cold documents */
-#define MEM_DEMOTE_AGE 4096   /* writes to its collection since a document's own last write */
+#ifndef MEM_DEMOTE_AGE
+#define MEM_DEMOTE_AGE 4096 /* writes to its collection since a document's own last write */
 #endif
 #define MEM_BIN_DEPTH_MAX 64  /* documents nest far less; decoding trusts only our encoder */
 
@@ -70,6 +72,13 @@ struct mem_coll {
 	size_t n_fidx;
 	uint64_t writes; /* inserts and replaces so far */
 	struct mem_buf scratch; /* encoding buffer, reused */
+	/* The last MEM_DEMOTE_AGE writes, oldest first (a ring): (document, its `written` then).
+	 * An entry whose document was written again since is stale and skipped. */
+	struct mem_wq {
+		struct mem_doc *d; /* NULL: the document was removed */
+		uint64_t written;
+	} *wq;
+	size_t wq_head, wq_len;
 };
 
 struct mem_store {
@@ -437,6 +446,7 @@ static void coll_free(struct mem_coll *c)
 		free(c->dense[i]);
 	}
 	free(c->scratch.p);
+	free(c->wq);
 	free(c->dense);
 	free(c->sorted);
 	free(c->buckets);
@@ -536,28 +546,35 @@ static struct mem_fidx *fidx_get(struct mem_coll *c, const char *field)
 	return x;
 }
 
-/* Every MEM_DEMOTE_EVERY writes: documents nobody wrote for MEM_DEMOTE_AGE writes and no
- * index holds become cold (the walk is O(documents), so O(1) per write on average). */
-static void coll_note_write(struct mem_coll *c)
+/* After a write of d: queues it, and demotes every document whose last write is now
+ * MEM_DEMOTE_AGE writes old and that no field index holds. O(1) per write. */
+static void coll_note_write(struct mem_coll *c, struct mem_doc *d)
 {
+	const size_t cap = MEM_DEMOTE_AGE + 1;
+
 	c->writes++;
-	if (c->writes % MEM_DEMOTE_EVERY != 0)
-		return;
-	for (size_t i = 0; i < c->n; i++) {
-		struct mem_doc *d = c->dense[i];
+	ECOM_ASSERT(d->written == c->writes);
+	if (!c->wq)
+		c->wq = ecom_xmalloc(cap * sizeof(*c->wq));
+	ECOM_ASSERT(c->wq_len < cap);
+	c->wq[(c->wq_head + c->wq_len++) % cap] = (struct mem_wq){ d, d->written };
+	while (c->wq_len > 0 && c->writes - c->wq[c->wq_head].written >= MEM_DEMOTE_AGE) {
+		struct mem_wq e = c->wq[c->wq_head];
 		int indexed = 0;
 
-		if (!d->doc || c->writes - d->written < MEM_DEMOTE_AGE)
-			continue;
+		c->wq_head = (c->wq_head + 1) % cap;
+		c->wq_len--;
+		if (!e.d || !e.d->doc || e.d->written != e.written)
+			continue; /* removed, already cold, or written since (queued again) */
 		for (size_t k = 0; k < c->n_fidx; k++)
-			indexed |= d->fpos[k] != MEM_FIDX_ABSENT;
+			indexed |= e.d->fpos[k] != MEM_FIDX_ABSENT;
 		if (!indexed)
-			doc_demote(d, &c->scratch);
+			doc_demote(e.d, &c->scratch);
 	}
 }
 
 /* Takes ownership of doc. The caller has checked that id is absent. */
-static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
+static struct mem_doc *coll_add(struct mem_coll *c, const char *id, json_t *doc)
 {
 	struct mem_doc *d = ecom_xcalloc(1, sizeof(*d));
 	size_t b;
@@ -580,6 +597,7 @@ static void coll_add(struct mem_coll *c, const char *id, json_t *doc)
 	c->sorted_dirty = 1;
 	if (c->n > c->n_buckets)
 		coll_rehash(c, c->n_buckets * 2);
+	return d;
 }
 
 static void coll_del(struct mem_coll *c, struct mem_doc *d)
@@ -597,6 +615,9 @@ static void coll_del(struct mem_coll *c, struct mem_doc *d)
 	c->dense[d->dense_idx] = last;
 	last->dense_idx = d->dense_idx;
 	c->sorted_dirty = 1;
+	for (size_t i = 0; i < c->wq_len; i++) /* removals are rare: a scan of the queue */
+		if (c->wq[(c->wq_head + i) % (MEM_DEMOTE_AGE + 1)].d == d)
+			c->wq[(c->wq_head + i) % (MEM_DEMOTE_AGE + 1)].d = NULL;
 	doc_release(d);
 	free(d->id);
 	free(d);
@@ -743,8 +764,7 @@ static int mem_insert(struct store *s, const char *coll, json_t *doc, struct eco
 	ECOM_ASSERT(id);
 	if (coll_lookup(c, id))
 		return ecom_err_set(err, ECOM_CONFLICT, "%s/%s: duplicate _id", coll, id);
-	coll_add(c, id, json_incref(doc));
-	coll_note_write(c);
+	coll_note_write(c, coll_add(c, id, json_incref(doc)));
 	return ECOM_OK;
 }
 
@@ -766,7 +786,7 @@ static int mem_replace(struct store *s, const char *coll, json_t *doc, int64_t e
 				    id, (long long)have, (long long)expected_version);
 	doc_set(d, json_incref(doc), c->writes + 1);
 	fidx_sync(c, d);
-	coll_note_write(c);
+	coll_note_write(c, d);
 	return ECOM_OK;
 }
 

@@ -250,6 +250,19 @@ static void test_cold_documents(void **state)
 	}
 	assert_int_equal(store_remove(s, "c", "d00500", NULL), ECOM_OK);
 	assert_int_equal(mem_store_count(s, "c"), N - 1);
+	/* A document removed while its last write still waits in the demotion queue is
+	 * skipped when that write comes of age (AddressSanitizer would see a stale one). */
+	assert_int_equal(store_remove(s, "c", "d00001", NULL), ECOM_OK);
+	for (int k = 0; k < 5000; k++) {
+		d = odd_doc("d00002", version[2] + 1, 2);
+		assert_int_equal(store_replace(s, "c", d, version[2], NULL), ECOM_OK);
+		json_decref(d);
+		version[2]++;
+	}
+	assert_int_equal(store_get(s, "c", "d00002", &out, NULL), ECOM_OK);
+	assert_int_equal(json_integer_value(json_object_get(out, "version")), version[2]);
+	json_decref(out);
+	assert_int_equal(mem_store_count(s, "c"), N - 2);
 	store_destroy(s);
 }
 
