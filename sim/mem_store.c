@@ -85,7 +85,11 @@ struct mem_store {
 	struct store base;
 	struct mem_coll **colls; /* sorted by name */
 	size_t n_colls, cap_colls;
+	char *eager[MEM_STORE_FIELD_INDEXES_MAX]; /* mem_store_index_field */
+	size_t n_eager;
 };
+
+static struct mem_fidx *fidx_get(struct mem_coll *c, const char *field);
 
 static const struct store_ops mem_ops;
 
@@ -431,6 +435,8 @@ static struct mem_coll *coll_get_or_create(struct mem_store *m, const char *name
 	memmove(m->colls + at + 1, m->colls + at, (m->n_colls - at) * sizeof(*m->colls));
 	m->colls[at] = c;
 	m->n_colls++;
+	for (size_t k = 0; k < m->n_eager; k++)
+		ECOM_ASSERT(fidx_get(c, m->eager[k]));
 	return c;
 }
 
@@ -867,6 +873,8 @@ static void mem_destroy(struct store *s)
 	for (size_t i = 0; i < m->n_colls; i++)
 		coll_free(m->colls[i]);
 	free(m->colls);
+	for (size_t k = 0; k < m->n_eager; k++)
+		free(m->eager[k]);
 	free(m);
 }
 
@@ -903,6 +911,14 @@ json_t *mem_store_view(struct store *s, const char *coll, const char *id)
 	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
 
 	return d ? doc_tree(d) : NULL;
+}
+
+void mem_store_index_field(struct store *s, const char *field)
+{
+	struct mem_store *m = mem_of(s);
+
+	ECOM_ASSERT(m->n_colls == 0 && m->n_eager < MEM_STORE_FIELD_INDEXES_MAX);
+	m->eager[m->n_eager++] = ecom_xstrdup(field);
 }
 
 int mem_store_foreach_id(struct store *s, const char *coll,

@@ -28,6 +28,11 @@ int mem_store_foreach_having(struct store *s, const char *coll, const char *cons
  * returned; otherwise 0. */
 int mem_store_foreach(struct store *s, const char *coll,
 		      int (*fn)(void *arg, const json_t *doc), void *arg);
+/* Every collection (made after this call; call it before the first write) keeps an index on
+ * the top-level field from its first document, instead of building it on the first find:
+ * built late, an index has to decode every cold document once. For fields that will be
+ * queried (the runtime's due markers). */
+void mem_store_index_field(struct store *s, const char *field);
 /* The same walk over the _ids alone (no document is read, so no cold one is decoded). */
 int mem_store_foreach_id(struct store *s, const char *coll,
 			 int (*fn)(void *arg, const char *id), void *arg);

@@ -827,8 +827,12 @@ static void world_build(struct sim_world *w)
 	mem_cluster_set_hooks(w->cluster, &hooks);
 	mem_cluster_set_retention(w->cluster, WORLD_LOG_KEEP);
 	w->admin = mem_broker_new(w->cluster, "admin");
-	for (int i = 0; i < SCN_SVC_COUNT; i++)
+	for (int i = 0; i < SCN_SVC_COUNT; i++) {
 		w->stores[i] = mem_store_new();
+		/* the sweeps' and the quiet check's fields (world_busy) */
+		mem_store_index_field(w->stores[i], RT_KEY_OUTBOX_DUE);
+		mem_store_index_field(w->stores[i], RT_KEY_WAKE_DUE);
+	}
 	world_adapters(w);
 	world_plan(w);
 	sched_init(&w->sched, SCHED_EVENTS_MAX);
