@@ -63,7 +63,7 @@ void jsonx_set_new(json_t *obj, const char *key, json_t *val)
 
 	ECOM_ASSERT(json_is_object(obj));
 	ECOM_ASSERT(val != NULL);
-	rc = json_object_set_new(obj, key, val);
+	rc = json_object_set_new_nocheck(obj, key, val); /* key: see jsonx.h */
 	ECOM_ASSERT(rc == 0);
 }
 

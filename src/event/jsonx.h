@@ -26,7 +26,9 @@ int64_t jsonx_int_or(const json_t *obj, const char *key, int64_t dflt);
 /* obj[key] as 0/1, or dflt when absent or not a boolean. */
 int jsonx_bool_or(const json_t *obj, const char *key, int dflt);
 
-/* Setters: obj must be an object. v == NULL stores JSON null. */
+/* Setters: obj must be an object. v == NULL stores JSON null (a string v is checked to be
+ * UTF-8). key must be valid UTF-8 and is not checked again: every caller passes a C literal
+ * or the value of a jansson string (jansson checked it when the string was made). */
 void jsonx_set_str(json_t *obj, const char *key, const char *v);
 void jsonx_set_int(json_t *obj, const char *key, int64_t v);
 void jsonx_set_bool(json_t *obj, const char *key, int v);
