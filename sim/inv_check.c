@@ -350,6 +350,17 @@ struct inv_ctx {
 	int64_t dl_exhausted;   /* dead letters whose retries ran out (legitimate) */
 };
 
+/* What the per-order checks read of an order and of its projection. */
+static const char *const inv_order_fields[] = { "status", "stuck", "total",
+						"attempt", "history", "items" };
+static const char *const inv_proj_fields[] = { "status", "timeline", "timeline_dropped" };
+
+static json_t *inv_get_order(struct sim_world *w, const char *id)
+{
+	return mem_store_view_fields(w->stores[SCN_SVC_ORDER], INV_ORDER_COLL, id,
+				     inv_order_fields, ECOM_ARRAY_LEN(inv_order_fields));
+}
+
 static json_t *inv_get(struct sim_world *w, enum scn_service s, const char *coll,
 		       const char *id)
 {
@@ -451,7 +462,9 @@ static void inv_order_effects(struct inv_ctx *c, const char *id, const json_t *o
 static void inv_order_projection(struct inv_ctx *c, const char *id, const json_t *od)
 {
 	struct sim_world *w = c->w;
-	json_t *pd = inv_get(w, SCN_SVC_READ_MODEL, INV_PROJ_COLL, id), *tl, *seen, *e;
+	json_t *pd = mem_store_view_fields(w->stores[SCN_SVC_READ_MODEL], INV_PROJ_COLL, id,
+					   inv_proj_fields, ECOM_ARRAY_LEN(inv_proj_fields));
+	json_t *tl, *seen, *e;
 	size_t i, n_evs;
 	const struct inv_logrow *evs = inv_log_order(&c->log, id, &n_evs);
 	const char *st = jsonx_str(od, "status"), *pst;
@@ -560,7 +573,7 @@ static void inv_orders(struct inv_ctx *c)
 		if (o->state != 1)
 			continue;
 		json_object_set_new(accepted, o->id, json_true());
-		od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, o->id);
+		od = inv_get_order(w, o->id);
 		if (!od) {
 			inv_report_add(&w->inv, INV_TERMINATION,
 				       "order #%lld %s was accepted but is not in the order store",
@@ -579,7 +592,7 @@ static void inv_orders(struct inv_ctx *c)
 
 		if (json_object_get(accepted, id))
 			continue;
-		od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, id);
+		od = inv_get_order(w, id);
 		if (od)
 			inv_order(c, -1, NULL, id, od);
 		json_decref(od);
@@ -613,7 +626,7 @@ static void inv_stock(struct inv_ctx *c)
 				       it->sku, (long long)shipped, (long long)want);
 		holds = json_object_get(sd, "holds");
 		json_object_foreach(holds, oid, h) {
-			json_t *od = inv_get(w, SCN_SVC_ORDER, INV_ORDER_COLL, oid);
+			json_t *od = inv_get_order(w, oid);
 
 			/* a hold of an order still running is termination's finding, not ours */
 			if (od && inv_terminal(jsonx_str(od, "status")))
@@ -661,6 +674,9 @@ static void inv_inbox_doc(struct inv_outbox *o, const json_t *doc)
 	json_decref(seen);
 }
 
+static const char *const inv_outbox_fields[] = { "_id", "inbox", "outbox", "outbox_n",
+						 "outbox_at" };
+
 static int inv_outbox_doc(void *arg, const json_t *doc)
 {
 	struct inv_outbox *o = arg;
@@ -685,7 +701,9 @@ static void inv_outbox(struct sim_world *w)
 		mem_store_collections(w->stores[s], &names, &n);
 		for (size_t i = 0; i < n; i++) {
 			o.coll = names[i];
-			mem_store_foreach(w->stores[s], names[i], inv_outbox_doc, &o);
+			mem_store_foreach_fields(w->stores[s], names[i], inv_outbox_fields,
+						 ECOM_ARRAY_LEN(inv_outbox_fields), inv_outbox_doc,
+						 &o);
 		}
 		free(names);
 	}

@@ -317,6 +317,71 @@ static json_t *bin_decode(const unsigned char **p, int depth)
 	return out;
 }
 
+/* Steps over one encoded value. */
+static void bin_skip(const unsigned char **p, int depth)
+{
+	uint64_t n;
+
+	ECOM_ASSERT(depth < MEM_BIN_DEPTH_MAX);
+	switch (*(*p)++) {
+	case 'o':
+		n = bin_varint(p);
+		for (uint64_t i = 0; i < n; i++) {
+			*p += bin_varint(p); /* the key */
+			bin_skip(p, depth + 1);
+		}
+		return;
+	case 'a':
+		n = bin_varint(p);
+		for (uint64_t i = 0; i < n; i++)
+			bin_skip(p, depth + 1);
+		return;
+	case 's':
+		*p += bin_varint(p);
+		return;
+	case 'i':
+		(void)bin_varint(p);
+		return;
+	case 'r':
+		*p += sizeof(double);
+		return;
+	case 't':
+	case 'f':
+	case 'n':
+		return;
+	default:
+		ECOM_ASSERT(!"corrupt cold document");
+	}
+}
+
+/* The encoded document with only the top-level members named in fields. */
+static json_t *doc_decode_fields(const struct mem_doc *d, const char *const *fields,
+				 size_t n_fields)
+{
+	const unsigned char *p = d->bin;
+	json_t *out = json_object();
+	uint64_t n;
+
+	ECOM_ASSERT(out && *p == 'o');
+	p++;
+	n = bin_varint(&p);
+	for (uint64_t i = 0; i < n; i++) {
+		size_t kl = (size_t)bin_varint(&p);
+		const char *key = (const char *)p;
+		int want = 0;
+
+		p += kl;
+		for (size_t f = 0; f < n_fields && !want; f++)
+			want = strlen(fields[f]) == kl && memcmp(fields[f], key, kl) == 0;
+		if (want)
+			ECOM_ASSERT(json_object_setn_new_nocheck(out, key, kl, bin_decode(&p, 1)) ==
+				    0);
+		else
+			bin_skip(&p, 1);
+	}
+	return out;
+}
+
 static json_t *doc_decode(const struct mem_doc *d)
 {
 	const unsigned char *p = d->bin;
@@ -913,6 +978,44 @@ json_t *mem_store_view(struct store *s, const char *coll, const char *id)
 	return d ? doc_tree(d) : NULL;
 }
 
+/* A hot document whole (a reference), a cold one decoded for the named fields alone. */
+static json_t *doc_tree_fields(const struct mem_doc *d, const char *const *fields, size_t n)
+{
+	return d->doc || !fields ? doc_tree(d) : doc_decode_fields(d, fields, n);
+}
+
+json_t *mem_store_view_fields(struct store *s, const char *coll, const char *id,
+			      const char *const *fields, size_t n_fields)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
+
+	return d ? doc_tree_fields(d, fields, n_fields) : NULL;
+}
+
+int mem_store_foreach_fields(struct store *s, const char *coll, const char *const *fields,
+			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc **sorted;
+	size_t n;
+
+	ECOM_ASSERT(fn);
+	if (!c)
+		return 0;
+	sorted = coll_sorted(c);
+	n = c->n;
+	for (size_t i = 0; i < n; i++) {
+		json_t *tree = doc_tree_fields(sorted[i], fields, n_fields);
+		int rc = fn(arg, tree);
+
+		json_decref(tree);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 void mem_store_index_field(struct store *s, const char *field)
 {
 	struct mem_store *m = mem_of(s);
@@ -945,25 +1048,7 @@ int mem_store_foreach_id(struct store *s, const char *coll,
 int mem_store_foreach(struct store *s, const char *coll,
 		      int (*fn)(void *arg, const json_t *doc), void *arg)
 {
-	struct mem_coll *c = coll_find(mem_of(s), coll);
-	struct mem_doc **sorted;
-	size_t n;
-
-	ECOM_ASSERT(fn);
-	if (!c)
-		return 0;
-	sorted = coll_sorted(c);
-	n = c->n;
-	for (size_t i = 0; i < n; i++) {
-		json_t *tree = doc_tree(sorted[i]);
-		int rc = fn(arg, tree);
-
-		json_decref(tree);
-
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return mem_store_foreach_fields(s, coll, NULL, 0, fn, arg);
 }
 
 static int mem_doc_ptr_id_cmp(const void *a, const void *b)

@@ -19,6 +19,13 @@ size_t mem_store_count(struct store *s, const char *coll);
 /* A new reference to the stored document itself, read-only (store.h's handoff check
  * applies), or NULL: a get without the copy, for checkers that only read. */
 json_t *mem_store_view(struct store *s, const char *coll, const char *id);
+/* mem_store_view and mem_store_foreach for readers of a few top-level fields: each
+ * document has at least the named ones (a hot one is given whole; a cold one is decoded
+ * for those alone, which is most of the cost of reading it). fields NULL: every field. */
+json_t *mem_store_view_fields(struct store *s, const char *coll, const char *id,
+			      const char *const *fields, size_t n_fields);
+int mem_store_foreach_fields(struct store *s, const char *coll, const char *const *fields,
+			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg);
 /* mem_store_foreach over only the documents that have (non-null) at least one of the
  * top-level fields, in the same _id order: O(those documents) through the field indexes. */
 int mem_store_foreach_having(struct store *s, const char *coll, const char *const *fields,

@@ -50,6 +50,16 @@ static int walk_fn(void *arg, const json_t *doc)
 	return 0;
 }
 
+/* Counts documents that carry "n" (every one in test_cold_documents). */
+static int count_n_fn(void *arg, const json_t *doc)
+{
+	struct walk *w = arg;
+
+	if (json_object_get(doc, "n"))
+		w->n++;
+	return 0;
+}
+
 static int walk_id_fn(void *arg, const char *id)
 {
 	struct walk *w = arg;
@@ -226,6 +236,28 @@ static void test_cold_documents(void **state)
 		json_decref(want);
 	}
 	json_decref(found);
+	/* Readers of a few fields get exactly those of a cold document, a hot one whole. */
+	{
+		static const char *const fields[] = { "n", "obj", "missing" };
+		struct walk w = { .n = 0 };
+
+		snprintf(id, sizeof(id), "d%05d", 1234);
+		want = odd_doc(id, version[1234], 1234);
+		out = mem_store_view_fields(s, "c", id, fields, 3);
+		assert_int_equal(json_object_size(out), 2);
+		assert_true(json_equal(json_object_get(out, "n"), json_object_get(want, "n")));
+		assert_true(json_equal(json_object_get(out, "obj"), json_object_get(want, "obj")));
+		json_decref(out);
+		json_decref(want);
+		out = mem_store_view_fields(s, "c", "d00003", fields, 3); /* hot */
+		want = odd_doc("d00003", version[3], 3);
+		assert_true(json_equal(out, want));
+		json_decref(out);
+		json_decref(want);
+		assert_null(mem_store_view_fields(s, "c", "nope", fields, 3));
+		assert_int_equal(mem_store_foreach_fields(s, "c", fields, 3, count_n_fn, &w), 0);
+		assert_int_equal(w.n, N);
+	}
 	/* A stale version still conflicts; the right one turns the document hot again. */
 	d = odd_doc("d02000", 5, 2000);
 	assert_int_equal(store_replace(s, "c", d, 4, NULL), ECOM_CONFLICT);
