@@ -375,7 +375,8 @@ static int rm_fold_projection(struct read_model *rm, struct svc_ctx *ctx, json_t
 	jsonx_set_str(entry, "eventId", ev->event_id);
 	jsonx_set_str(entry, "type", event_type_name(ev->type));
 	jsonx_set_str(entry, "at", at);
-	jsonx_set_new(entry, "details", jsonx_copy(ev->payload));
+	/* The event's own payload: nobody changes either in place (jsonx.h). */
+	jsonx_set_new(entry, "details", json_incref(ev->payload));
 	rm_timeline_insert(st, tl, entry);
 	rm_apply(rm, ctx, st, ev);
 	jsonx_set_str(st, "last_event_id", ev->event_id);
