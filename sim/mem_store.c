@@ -993,27 +993,52 @@ json_t *mem_store_view_fields(struct store *s, const char *coll, const char *id,
 	return d ? doc_tree_fields(d, fields, n_fields) : NULL;
 }
 
-int mem_store_foreach_fields(struct store *s, const char *coll, const char *const *fields,
-			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg)
+/* Calls visit(ctx, d) for every document of coll in _id order; a nonzero return stops the
+ * walk and is returned. */
+static int coll_walk(struct store *s, const char *coll,
+		     int (*visit)(void *ctx, const struct mem_doc *d), void *ctx)
 {
 	struct mem_coll *c = coll_find(mem_of(s), coll);
 	struct mem_doc **sorted;
 	size_t n;
 
-	ECOM_ASSERT(fn);
 	if (!c)
 		return 0;
 	sorted = coll_sorted(c);
 	n = c->n;
 	for (size_t i = 0; i < n; i++) {
-		json_t *tree = doc_tree_fields(sorted[i], fields, n_fields);
-		int rc = fn(arg, tree);
+		int rc = visit(ctx, sorted[i]);
 
-		json_decref(tree);
 		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+struct walk_docs {
+	const char *const *fields;
+	size_t n_fields;
+	int (*fn)(void *arg, const json_t *doc);
+	void *arg;
+};
+
+static int visit_doc(void *ctx, const struct mem_doc *d)
+{
+	const struct walk_docs *w = ctx;
+	json_t *tree = doc_tree_fields(d, w->fields, w->n_fields);
+	int rc = w->fn(w->arg, tree);
+
+	json_decref(tree);
+	return rc;
+}
+
+int mem_store_foreach_fields(struct store *s, const char *coll, const char *const *fields,
+			     size_t n_fields, int (*fn)(void *arg, const json_t *doc), void *arg)
+{
+	struct walk_docs w = { fields, n_fields, fn, arg };
+
+	ECOM_ASSERT(fn);
+	return coll_walk(s, coll, visit_doc, &w);
 }
 
 void mem_store_index_field(struct store *s, const char *field)
@@ -1024,25 +1049,25 @@ void mem_store_index_field(struct store *s, const char *field)
 	m->eager[m->n_eager++] = ecom_xstrdup(field);
 }
 
+struct walk_ids {
+	int (*fn)(void *arg, const char *id);
+	void *arg;
+};
+
+static int visit_id(void *ctx, const struct mem_doc *d)
+{
+	const struct walk_ids *w = ctx;
+
+	return w->fn(w->arg, d->id);
+}
+
 int mem_store_foreach_id(struct store *s, const char *coll,
 			 int (*fn)(void *arg, const char *id), void *arg)
 {
-	struct mem_coll *c = coll_find(mem_of(s), coll);
-	struct mem_doc **sorted;
-	size_t n;
+	struct walk_ids w = { fn, arg };
 
 	ECOM_ASSERT(fn);
-	if (!c)
-		return 0;
-	sorted = coll_sorted(c);
-	n = c->n;
-	for (size_t i = 0; i < n; i++) {
-		int rc = fn(arg, sorted[i]->id);
-
-		if (rc != 0)
-			return rc;
-	}
-	return 0;
+	return coll_walk(s, coll, visit_id, &w);
 }
 
 int mem_store_foreach(struct store *s, const char *coll,
