@@ -43,7 +43,7 @@ void world_trace(struct sim_world *w, const char *actor, const char *what, const
 	cov_trace_line(&w->cov, w->clock.now_us, actor, what, detail);
 }
 
-/* The two commonest trace lines (a delivery, a runtime event) are built without printf:
+/* The commonest trace lines (a delivery, a delay, a runtime event) are built without printf:
  * byte for byte what their formats give, truncated the same way (the trace hash of every
  * scenario checks it). */
 struct tdetail {
@@ -177,9 +177,19 @@ static int64_t hook_visible_at(void *arg, const char *topic, int32_t partition, 
 		return now_us;
 	ms = rng_range(&w->faults_rng, d->lo, d->hi);
 	if (ms > 0) {
+		struct tdetail t;
+
 		w->n_faults++;
-		world_trace(w, "broker", "delay", "%s[%d]@%lld +%lldms", topic, (int)partition,
-			    (long long)offset, (long long)ms);
+		td_init(&t); /* "%s[%d]@%lld +%lldms" */
+		td_str(&t, topic);
+		td_put(&t, "[", 1);
+		td_int(&t, (int)partition);
+		td_put(&t, "]@", 2);
+		td_int(&t, (long long)offset);
+		td_put(&t, " +", 2);
+		td_int(&t, (long long)ms);
+		td_put(&t, "ms", 2);
+		world_trace_td(w, "broker", "delay", &t);
 	}
 	return now_us + ms * 1000;
 }
