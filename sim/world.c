@@ -88,6 +88,16 @@ static void td_int(struct tdetail *d, long long v)
 	td_put(d, b + i, sizeof(b) - i);
 }
 
+/* "%s[%d]@%lld": a message's position. */
+static void td_position(struct tdetail *d, const char *topic, int32_t partition, int64_t offset)
+{
+	td_str(d, topic);
+	td_put(d, "[", 1);
+	td_int(d, (int)partition);
+	td_put(d, "]@", 2);
+	td_int(d, (long long)offset);
+}
+
 static void world_trace_td(struct sim_world *w, const char *actor, const char *what,
 			   const struct tdetail *d)
 {
@@ -181,11 +191,7 @@ static int64_t hook_visible_at(void *arg, const char *topic, int32_t partition, 
 
 		w->n_faults++;
 		td_init(&t); /* "%s[%d]@%lld +%lldms" */
-		td_str(&t, topic);
-		td_put(&t, "[", 1);
-		td_int(&t, (int)partition);
-		td_put(&t, "]@", 2);
-		td_int(&t, (long long)offset);
+		td_position(&t, topic, partition, offset);
 		td_put(&t, " +", 2);
 		td_int(&t, (long long)ms);
 		td_put(&t, "ms", 2);
@@ -333,11 +339,7 @@ static void plan_on_deliver(void *arg, const char *actor, const struct broker_ms
 
 	/* "%s[%d]@%lld key=%.*s" */
 	td_init(&d);
-	td_str(&d, m->topic);
-	td_put(&d, "[", 1);
-	td_int(&d, (int)m->partition);
-	td_put(&d, "]@", 2);
-	td_int(&d, (long long)m->offset);
+	td_position(&d, m->topic, m->partition, m->offset);
 	td_put(&d, " key=", 5);
 	if (m->key)
 		td_put(&d, m->key, strnlen(m->key, m->key_len));
