@@ -94,7 +94,9 @@ json_t *jsonx_loads(const char *buf, size_t len, struct ecom_err *err)
 	return j;
 }
 
-json_t *jsonx_copy(const json_t *v)
+/* A new container with v's members: copied the same way all the way down (deep), or the
+ * members themselves (shallow). A scalar is shared either way. */
+static json_t *jsonx_dup(const json_t *v, int deep)
 {
 	json_t *out, *item;
 	const char *key;
@@ -105,13 +107,16 @@ json_t *jsonx_copy(const json_t *v)
 		out = json_object();
 		ECOM_ASSERT(out);
 		json_object_foreach((json_t *)v, key, item)
-			ECOM_ASSERT(json_object_set_new_nocheck(out, key, jsonx_copy(item)) == 0);
+			ECOM_ASSERT(json_object_set_new_nocheck(
+					    out, key, deep ? jsonx_dup(item, 1) : json_incref(item)) ==
+				    0);
 		return out;
 	case JSON_ARRAY:
 		out = json_array();
 		ECOM_ASSERT(out);
 		json_array_foreach(v, i, item)
-			ECOM_ASSERT(json_array_append_new(out, jsonx_copy(item)) == 0);
+			ECOM_ASSERT(json_array_append_new(
+					    out, deep ? jsonx_dup(item, 1) : json_incref(item)) == 0);
 		return out;
 	default: /* strings and numbers (immutable here), true, false, null (singletons) */
 		out = (json_t *)v;
@@ -120,25 +125,15 @@ json_t *jsonx_copy(const json_t *v)
 	}
 }
 
+json_t *jsonx_copy(const json_t *v)
+{
+	return jsonx_dup(v, 1);
+}
+
 json_t *jsonx_shallow(const json_t *v)
 {
-	json_t *out, *item;
-	const char *key;
-	size_t i;
-
-	if (json_is_object(v)) {
-		out = json_object();
-		ECOM_ASSERT(out);
-		json_object_foreach((json_t *)v, key, item)
-			ECOM_ASSERT(json_object_set_nocheck(out, key, item) == 0);
-		return out;
-	}
-	ECOM_ASSERT(json_is_array(v));
-	out = json_array();
-	ECOM_ASSERT(out);
-	json_array_foreach(v, i, item)
-		ECOM_ASSERT(json_array_append(out, item) == 0);
-	return out;
+	ECOM_ASSERT(json_is_object(v) || json_is_array(v));
+	return jsonx_dup(v, 0);
 }
 
 static int jsonx_shared(const json_t *v)
