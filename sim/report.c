@@ -796,7 +796,7 @@ static void h_esc(FILE *f, const char *s)
 /* JSON text safe inside <script>: '<' never appears raw (JSON allows \u003c in strings). */
 static void h_json(FILE *f, const json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+	char *s = jsonx_dumps_flags(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	for (const char *p = s; p && *p; p++) {
 		if (*p == '<')
@@ -1469,7 +1469,7 @@ static void rp_scenario(FILE *f, const struct rp *r)
 		fputs("<p class=\"muted\">(the scenario file could not be read back)</p>\n", f);
 		return;
 	}
-	txt = json_dumps(r->in->scenario_json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	txt = jsonx_dumps_flags(r->in->scenario_json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputs("<pre>", f);
 	h_esc(f, txt);
 	fputs("</pre>\n", f);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "event/jsonx.h"
 #include "src/cli/cli.h"
 #include "src/cli/cli_http.h"
 
@@ -317,7 +318,7 @@ static int dlq_list(const struct dlq_opts *o, const struct cli_url *url)
 	if (dlq_fetch(o, url, &rows) != 0)
 		return 1;
 	if (o->json) {
-		char *s = json_dumps(rows, JSON_INDENT(2));
+		char *s = jsonx_dumps_flags(rows, JSON_INDENT(2));
 
 		printf("%s\n", s ? s : "[]");
 		free(s);
@@ -356,7 +357,7 @@ static void tally_add(struct replay_tally *t, const json_t *answer)
 static int replay_body(const struct dlq_opts *o, const struct cli_url *url, json_t *body,
 		       struct replay_tally *t)
 {
-	char *text = json_dumps(body, JSON_COMPACT);
+	char *text = jsonx_dumps_flags(body, JSON_COMPACT);
 	json_t *answer;
 	int rc;
 
@@ -422,7 +423,7 @@ static int dlq_replay(const struct dlq_opts *o, const struct cli_url *url)
 				      t.skipped, "replayed", (json_int_t)json_array_size(t.ids),
 				      "skipped", (json_int_t)json_array_size(t.skipped), "failed",
 				      (json_int_t)t.failed);
-		char *s = json_dumps(j, JSON_COMPACT);
+		char *s = jsonx_dumps_flags(j, JSON_COMPACT);
 
 		printf("%s\n", s ? s : "{}");
 		free(s);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "event/jsonx.h"
 #include "core/rng.h"
 #include "src/cli/cli.h"
 #include "src/cli/cli_http.h"
@@ -448,7 +449,7 @@ static void print_json(const struct load *l, double rate, double p50, double p95
 	json_object_set_new(j, "late", json_integer((json_int_t)l->late));
 	json_object_set_new(j, "latency_ms", lat);
 	json_object_set_new(j, "interrupted", json_boolean(load_interrupted));
-	text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+	text = jsonx_dumps_flags(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	printf("%s\n", text ? text : "{}");
 	free(text);
 	json_decref(j);

@@ -1,24 +1,35 @@
-/* jalloc.c — a free-list cache in front of malloc for jansson's many small blocks, for the
- * simulator's long single-threaded runs. glibc's own per-thread cache holds 7 blocks per
- * size; past that a free goes through its bins and a run that frees and reallocates
- * millions of small JSON values spends a fifth of its time inside malloc and free. Here a
- * freed block of usable size <= JALLOC_CACHED_MAX goes onto a list for its size and the
- * next request of that size takes it back.
- * Compatible with malloc/free in both directions: every block comes from malloc, a block is
- * filed by malloc_usable_size (so blocks jansson allocated before the install, or strings it
- * returns that callers free() themselves, are fine), and a request is only served from the
- * list whose blocks glibc would have handed out for that size anyway. Memory on the lists is
- * never returned to the system, which a run that ends in seconds does not need.
- * Not installed under AddressSanitizer (it would hide use-after-free of JSON values). */
+/* jalloc.c — a size-class allocator for jansson's many small blocks, for the simulator's
+ * long single-threaded runs. A run allocates and frees millions of JSON values, strings,
+ * hashtable buckets and pairs; through malloc each free had to find the block's size
+ * (malloc_usable_size: the chunk header, often a cache miss) and each block carried an
+ * 8-byte header.
+ * Here requests of up to JALLOC_MAX bytes come from one reserved span of address space cut
+ * into a region per 16-byte size class: class c (1..JALLOC_CLASSES) lives in region c and
+ * hands out blocks of 16*c bytes, first from its free list, then by bumping into fresh
+ * pages. A pointer's class is its offset in the span divided by the region size: a free
+ * reads nothing but the list head. Larger requests, and any class whose region is used up,
+ * go to malloc; a pointer outside the span goes to free(), so blocks jansson allocated before
+ * the install are fine.
+ * The other direction is not: free() must never see a block from the span. The only jansson
+ * call that hands its memory to the caller is json_dumps, and everything the simulator runs
+ * uses jsonx_dumps_flags (malloc'd text) instead.
+ * The span is reserved with MAP_NORESERVE, so only touched pages cost memory, and memory on
+ * the lists is never returned to the system, which a run that ends in seconds does not need.
+ * Single-threaded by design (the simulator has one thread). Not installed under
+ * AddressSanitizer (it would hide use-after-free of JSON values); without the reservation
+ * (no mmap, or it is refused) nothing is installed either. */
 #include <jansson.h>
-#include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "cli/cli.h"
 
-#define JALLOC_CACHED_MAX 1024 /* usable bytes; larger blocks go straight to free() */
-#define JALLOC_CLASSES (JALLOC_CACHED_MAX / 16 + 1)
+#define JALLOC_MAX 512                       /* bytes; larger requests go to malloc */
+#define JALLOC_CLASSES (JALLOC_MAX / 16)      /* classes 1..32 */
+#define JALLOC_REGION_SHIFT 28               /* 256 MiB of address space per class */
+#define JALLOC_REGION ((uintptr_t)1 << JALLOC_REGION_SHIFT)
+#define JALLOC_SPAN (JALLOC_REGION * (JALLOC_CLASSES + 1)) /* region 0 unused */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define JALLOC_UNDER_ASAN 1
@@ -35,29 +46,30 @@ struct jalloc_free {
 	struct jalloc_free *next;
 };
 
-static struct jalloc_free *jalloc_lists[JALLOC_CLASSES];
+struct jalloc_class {
+	struct jalloc_free *list; /* freed blocks of this class */
+	char *bump, *end;         /* the region's untouched rest */
+};
 
-/* glibc x86-64/aarch64: chunks are 16-byte multiples of at least 32 bytes, 8 of which are
- * the header, so a request of n bytes gets max(24, roundup(n + 8, 16) - 8) usable bytes.
- * Blocks of one usable size are interchangeable; the class is usable / 16. */
-static size_t jalloc_usable_for(size_t n)
-{
-	size_t u = ((n + 8 + 15) & ~(size_t)15) - 8;
-
-	return u < 24 ? 24 : u;
-}
+static uintptr_t jalloc_base;
+static struct jalloc_class jalloc_cls[JALLOC_CLASSES + 1];
 
 static void *jalloc_malloc(size_t n)
 {
-	size_t u = jalloc_usable_for(n);
-
-	if (u <= JALLOC_CACHED_MAX) {
-		struct jalloc_free **list = &jalloc_lists[u / 16];
-		struct jalloc_free *b = *list;
+	if (n - 1 < JALLOC_MAX) { /* 1..JALLOC_MAX; n == 0 wraps round to malloc */
+		size_t c = (n + 15) >> 4;
+		struct jalloc_class *k = &jalloc_cls[c];
+		struct jalloc_free *b = k->list;
 
 		if (b) {
-			*list = b->next;
+			k->list = b->next;
 			return b;
+		}
+		if ((size_t)(k->end - k->bump) >= c * 16) {
+			void *p = k->bump;
+
+			k->bump += c * 16;
+			return p;
 		}
 	}
 	return malloc(n);
@@ -65,17 +77,14 @@ static void *jalloc_malloc(size_t n)
 
 static void jalloc_free_fn(void *p)
 {
-	size_t u;
+	uintptr_t off = (uintptr_t)p - jalloc_base;
 
-	if (!p)
-		return;
-	u = malloc_usable_size(p);
-	/* Only sizes a request can map to (24, 40, 56, ...): anything else is freed. */
-	if (u <= JALLOC_CACHED_MAX && u >= 24 && u % 16 == 8) {
+	if (off < JALLOC_SPAN) {
 		struct jalloc_free *b = p;
+		struct jalloc_class *k = &jalloc_cls[off >> JALLOC_REGION_SHIFT];
 
-		b->next = jalloc_lists[u / 16];
-		jalloc_lists[u / 16] = b;
+		b->next = k->list;
+		k->list = b;
 		return;
 	}
 	free(p);
@@ -83,7 +92,18 @@ static void jalloc_free_fn(void *p)
 
 void cli_jansson_cache_install(void)
 {
-	if (JALLOC_UNDER_ASAN)
+	void *span;
+
+	if (JALLOC_UNDER_ASAN || jalloc_base)
 		return;
+	span = mmap(NULL, JALLOC_SPAN, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (span == MAP_FAILED)
+		return; /* plain malloc then: slower, same results */
+	jalloc_base = (uintptr_t)span;
+	for (size_t c = 1; c <= JALLOC_CLASSES; c++) {
+		jalloc_cls[c].bump = (char *)span + c * JALLOC_REGION;
+		jalloc_cls[c].end = jalloc_cls[c].bump + JALLOC_REGION;
+	}
 	json_set_alloc_funcs(jalloc_malloc, jalloc_free_fn);
 }

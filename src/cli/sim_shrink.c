@@ -504,8 +504,8 @@ static void shrink_diff(struct shrink *sh)
 
 			if (w && json_equal(v, w))
 				continue;
-			x = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
-			y = w ? json_dumps(w, JSON_ENCODE_ANY | JSON_COMPACT |
+			x = jsonx_dumps_flags(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
+			y = w ? jsonx_dumps_flags(w, JSON_ENCODE_ANY | JSON_COMPACT |
 					      JSON_REAL_PRECISION(15)) : NULL;
 			if (y)
 				shrink_log(sh, "%s.%s %s -> %s", sections[i], k, x, y);
@@ -519,7 +519,7 @@ static void shrink_diff(struct shrink *sh)
 
 			if (json_object_get(a, k))
 				continue;
-			y = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
+			y = jsonx_dumps_flags(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(15));
 			shrink_log(sh, "%s.%s -> %s", sections[i], k, y);
 			free(y);
 		}

@@ -386,7 +386,7 @@ char *jsonx_dumps_fast(const json_t *j, size_t *len)
 	o.p[o.n] = '\0';
 #ifdef ECOM_CHECK_HANDOFF
 	{
-		char *ref = json_dumps(j, ECOM_JSON_FLAGS);
+		char *ref = jsonx_dumps_flags(j, ECOM_JSON_FLAGS);
 
 		ECOM_ASSERT(ref && strcmp(ref, o.p) == 0 &&
 			    "jsonx_dumps_fast differs from json_dumps");
@@ -398,12 +398,31 @@ char *jsonx_dumps_fast(const json_t *j, size_t *len)
 	return o.p;
 }
 
+static int dump_to_out(const char *buf, size_t size, void *data)
+{
+	out_put(data, buf, size);
+	return 0;
+}
+
+char *jsonx_dumps_flags(const json_t *j, size_t flags)
+{
+	struct jsonx_out o = { NULL, 0, 0 };
+
+	if (!j || json_dump_callback(j, dump_to_out, &o, flags) != 0) {
+		free(o.p);
+		return NULL;
+	}
+	out_reserve(&o, 1);
+	o.p[o.n] = '\0';
+	return o.p;
+}
+
 char *jsonx_dumps(const json_t *j)
 {
 	char *s;
 
 	ECOM_ASSERT(j != NULL);
-	s = json_dumps(j, ECOM_JSON_FLAGS | JSON_ENCODE_ANY);
+	s = jsonx_dumps_flags(j, ECOM_JSON_FLAGS | JSON_ENCODE_ANY);
 	ECOM_ASSERT(s != NULL);
 	return s;
 }
@@ -425,7 +444,7 @@ uint64_t jsonx_hash(const json_t *j)
 	uint64_t h;
 
 	ECOM_ASSERT(j != NULL);
-	s = json_dumps(j, ECOM_JSON_FLAGS | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	s = jsonx_dumps_flags(j, ECOM_JSON_FLAGS | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	ECOM_ASSERT(s != NULL);
 	h = jsonx_fnv1a(JSONX_FNV_OFFSET, s, strlen(s));
 	free(s);

@@ -70,6 +70,11 @@ int jsonx_wire_exact(const json_t *j);
 /* malloc'd compact text with ECOM_JSON_FLAGS (any JSON value, not only containers);
  * caller frees. Same value => same bytes. */
 char *jsonx_dumps(const json_t *j);
+/* json_dumps(j, flags), but the text is always malloc'd (free() it), whatever allocator
+ * jansson was given (the simulator's jalloc hands out blocks free() must not see). NULL
+ * when j is NULL or jansson refuses it (a bare scalar without JSON_ENCODE_ANY). Use this,
+ * never json_dumps, anywhere the simulator runs. */
+char *jsonx_dumps_flags(const json_t *j, size_t flags);
 /* The same bytes as json_dumps(j, ECOM_JSON_FLAGS) for an object or array of valid UTF-8
  * strings, without jansson's per-container cycle bookkeeping and printf per integer (the
  * relay serializes every event with it). *len = strlen of the result. malloc'd; never NULL.
