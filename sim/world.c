@@ -937,6 +937,7 @@ int sim_run(const struct scenario *s, const struct sim_options *o, struct sim_re
 	w->scn = s;
 	w->opt = o;
 	w->seed = o->seed_set ? o->seed : s->seed;
+	envelope_memo(1);
 	world_build(w);
 	world_trace(w, "world", "begin", "scenario=%s seed=%llu", s->name,
 		    (unsigned long long)w->seed);
@@ -952,6 +953,7 @@ int sim_run(const struct scenario *s, const struct sim_options *o, struct sim_re
 	world_push(w, w->end_us, WEV_PHASE_END, -1, 0);
 	world_loop(w);
 	world_summary(w, res);
+	envelope_memo(0);
 	if (!o->skip_free || WORLD_UNDER_ASAN) {
 		world_free(w);
 		free(w);

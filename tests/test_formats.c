@@ -119,6 +119,55 @@ static void test_json(void **state)
 	json_object_set_new(j, "nested", nested);
 	same_as_jansson(j);
 	json_decref(j);
+	/* Strings scanned eight bytes at a time: one byte that needs an escape (or a
+	 * non-ASCII byte, which does not) at every position of strings of 0..40 bytes, so
+	 * it falls in every lane of a word and in the byte-wise tail. */
+	{
+		static const char specials[] = { '"', '\\', '\n', '\x01', '\x1f', ' ', '\x7f' };
+
+		for (size_t len = 0; len <= 40; len++) {
+			for (size_t at = 0; at < len || (len == 0 && at == 0); at++) {
+				for (size_t k = 0; k < ECOM_ARRAY_LEN(specials) + 1; k++) {
+					char buf[48];
+
+					memset(buf, 'a' + (int)(len % 26), len);
+					if (len > 0)
+						buf[at] = k < ECOM_ARRAY_LEN(specials) ? specials[k]
+										     : '\xc3';
+					if (k == ECOM_ARRAY_LEN(specials) && at + 1 < len)
+						buf[at + 1] = '\xa9'; /* "é" */
+					else if (k == ECOM_ARRAY_LEN(specials))
+						continue; /* a lone lead byte is not UTF-8 */
+					j = json_array();
+					json_array_append_new(j, json_stringn(buf, len));
+					same_as_jansson(j);
+					json_decref(j);
+					if (len == 0)
+						break;
+				}
+			}
+		}
+	}
+	/* jsonx_string: ASCII takes the quick path, other UTF-8 jansson's check; not UTF-8 is
+	 * refused exactly as json_string refuses it. */
+	{
+		static const char *const ok[] = { "", "a", "0123456789abcdef01234567", "caf\xc3\xa9",
+						  "0123456\xe2\x82\xac", "\x7f\x01" };
+		static const char *const bad[] = { "\xc3", "0123456789ab\xff", "\x80" "abc" };
+
+		for (size_t i = 0; i < ECOM_ARRAY_LEN(ok); i++) {
+			json_t *a = jsonx_string(ok[i]), *b = json_string(ok[i]);
+
+			assert_non_null(a);
+			assert_true(json_equal(a, b));
+			json_decref(a);
+			json_decref(b);
+		}
+		for (size_t i = 0; i < ECOM_ARRAY_LEN(bad); i++) {
+			assert_null(json_string(bad[i]));
+			assert_null(jsonx_string(bad[i]));
+		}
+	}
 	/* Random reals and integers, one document each. */
 	rng_seed(&r, 99);
 	for (int i = 0; i < FORMATS_RANDOM_N; i++) {

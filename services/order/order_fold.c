@@ -418,7 +418,7 @@ static int order_timeout_sent(json_t *st, int64_t attempt, const char *step, int
 			t = json_array();
 			jsonx_set_new(st, "timeouts", t);
 		}
-		ECOM_ASSERT(json_array_append_new(t, json_string(key)) == 0);
+		ECOM_ASSERT(json_array_append_new(t, jsonx_string(key)) == 0);
 	}
 	return 0;
 }

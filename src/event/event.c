@@ -241,8 +241,85 @@ static int envelope_check(json_t *obj, struct envelope *e, struct env_strs *strs
 	return ECOM_OK;
 }
 
-/* copy: deep-copy payload/headers (obj is borrowed) or take references (obj is ours). */
-static int envelope_load(json_t *obj, struct envelope *e, int copy, struct ecom_err *err)
+/* ---- the check memo (envelope_memo) ------------------------------------------------ */
+
+/* The simulated broker hands one parsed tree to the log checker and to every consumer
+ * group; the memo keeps the outcome of a successful check of a tree, so the next load of
+ * the same tree skips it. A slot holds a reference to its tree, so a remembered address is
+ * never reused for another tree while it is in the memo, and the trees are read-only
+ * (broker.h), so the outcome still holds. Direct-mapped on the tree's address: which loads
+ * hit changes only how fast they are, never what they return. */
+#define ENV_MEMO_SLOTS 256
+
+struct env_memo_slot {
+	json_t *obj; /* a reference, or NULL */
+	struct env_strs strs;
+	enum event_type type;
+	int64_t timestamp_ms;
+};
+
+static struct env_memo_slot *env_memo;
+
+void envelope_memo(int on)
+{
+	if (env_memo) {
+		for (size_t i = 0; i < ENV_MEMO_SLOTS; i++)
+			json_decref(env_memo[i].obj);
+		free(env_memo);
+		env_memo = NULL;
+	}
+	if (on)
+		env_memo = ecom_xcalloc(ENV_MEMO_SLOTS, sizeof(*env_memo));
+}
+
+static struct env_memo_slot *env_memo_slot(const json_t *obj)
+{
+	uintptr_t a = (uintptr_t)obj;
+
+	return &env_memo[((a >> 4) ^ (a >> 12)) & (ENV_MEMO_SLOTS - 1)];
+}
+
+/* envelope_check through the memo (for trees another load may see again). */
+static int envelope_check_memo(json_t *obj, struct envelope *e, struct env_strs *strs,
+			       struct ecom_err *err)
+{
+	struct env_memo_slot *m;
+	int rc;
+
+	if (!env_memo)
+		return envelope_check(obj, e, strs, err);
+	m = env_memo_slot(obj);
+	if (m->obj == obj) {
+#ifdef ECOM_CHECK_HANDOFF
+		struct envelope chk;
+		struct env_strs cs;
+
+		memset(&chk, 0, sizeof(chk));
+		ECOM_ASSERT(envelope_check(obj, &chk, &cs, NULL) == ECOM_OK &&
+			    chk.type == m->type && chk.timestamp_ms == m->timestamp_ms &&
+			    cs.event_id == m->strs.event_id && "a remembered envelope changed");
+#endif
+		*strs = m->strs;
+		e->type = m->type;
+		e->version = 1;
+		e->timestamp_ms = m->timestamp_ms;
+		return ECOM_OK;
+	}
+	rc = envelope_check(obj, e, strs, err);
+	if (rc == ECOM_OK) {
+		json_decref(m->obj);
+		m->obj = json_incref(obj);
+		m->strs = *strs;
+		m->type = e->type;
+		m->timestamp_ms = e->timestamp_ms;
+	}
+	return rc;
+}
+
+/* copy: deep-copy payload/headers (obj is borrowed) or take references (obj is ours).
+ * memo: obj is a tree other loads may see again (broker_msg.parsed). */
+static int envelope_load(json_t *obj, struct envelope *e, int copy, int memo,
+			 struct ecom_err *err)
 {
 	struct env_strs strs = { NULL, NULL, NULL, NULL };
 	struct envelope tmp;
@@ -251,7 +328,8 @@ static int envelope_load(json_t *obj, struct envelope *e, int copy, struct ecom_
 
 	memset(&tmp, 0, sizeof(tmp));
 	memset(e, 0, sizeof(*e));
-	rc = envelope_check(obj, &tmp, &strs, err);
+	rc = memo ? envelope_check_memo(obj, &tmp, &strs, err)
+		  : envelope_check(obj, &tmp, &strs, err);
 	if (rc)
 		goto out;
 	tmp.event_id = ecom_xstrdup(strs.event_id);
@@ -275,7 +353,7 @@ out:
 
 int envelope_from_json(json_t *obj, struct envelope *e, struct ecom_err *err)
 {
-	return envelope_load(obj, e, 1, err);
+	return envelope_load(obj, e, 1, 0, err);
 }
 
 int envelope_parse(const char *buf, size_t len, struct envelope *e, struct ecom_err *err)
@@ -287,7 +365,7 @@ int envelope_parse(const char *buf, size_t len, struct envelope *e, struct ecom_
 	root = jsonx_loads(buf, len, err);
 	if (!root)
 		return ECOM_INVALID;
-	rc = envelope_load(root, e, 0, err);
+	rc = envelope_load(root, e, 0, 0, err);
 	json_decref(root);
 	return rc;
 }
@@ -306,7 +384,7 @@ static int envelope_parse_tree_(const char *buf, size_t len, json_t *parsed, int
 		json_decref(root);
 	}
 #endif
-	return envelope_load(parsed, e, copy, err);
+	return envelope_load(parsed, e, copy, 1, err);
 }
 
 int envelope_parse_tree(const char *buf, size_t len, json_t *parsed, struct envelope *e,

@@ -80,6 +80,14 @@ int envelope_parse_tree(const char *buf, size_t len, json_t *parsed, struct enve
 int envelope_parse_shared(const char *buf, size_t len, json_t *parsed, struct envelope *e,
 			  struct ecom_err *err);
 
+/* Turns the check memo on (1) or off (0, dropping what it holds). While on,
+ * envelope_parse_tree/_shared remember, for the last few hundred trees they accepted, what
+ * the check found, and a later load of the same tree skips the check: the simulated broker
+ * hands one tree to the log checker and to every consumer group. For single-threaded
+ * callers that keep their trees read-only (the simulator: sim_run turns it on and off);
+ * off by default. Results are the same either way. */
+void envelope_memo(int on);
+
 /* New reference: the envelope as a JSON object in the demo's field order. */
 json_t *envelope_to_json(const struct envelope *e);
 /* The same, holding e's payload and headers themselves rather than copies: for an envelope

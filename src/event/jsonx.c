@@ -67,9 +67,32 @@ void jsonx_set_new(json_t *obj, const char *key, json_t *val)
 	ECOM_ASSERT(rc == 0);
 }
 
+/* Are the n bytes at s all ASCII (below 0x80)? Eight at a time. */
+static int all_ascii(const char *s, size_t n)
+{
+	uint64_t acc = 0, x;
+	size_t i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		memcpy(&x, s + i, 8);
+		acc |= x;
+	}
+	for (; i < n; i++)
+		acc |= (unsigned char)s[i];
+	return (acc & 0x8080808080808080ULL) == 0;
+}
+
+json_t *jsonx_string(const char *s)
+{
+	size_t n = strlen(s);
+
+	/* ASCII without NUL is UTF-8: skip jansson's byte-by-byte check */
+	return all_ascii(s, n) ? json_stringn_nocheck(s, n) : json_stringn(s, n);
+}
+
 void jsonx_set_str(json_t *obj, const char *key, const char *v)
 {
-	jsonx_set_new(obj, key, v ? json_string(v) : json_null());
+	jsonx_set_new(obj, key, v ? jsonx_string(v) : json_null());
 }
 
 void jsonx_set_int(json_t *obj, const char *key, int64_t v)
@@ -114,9 +137,12 @@ static json_t *jsonx_dup(const json_t *v, int deep)
 	case JSON_ARRAY:
 		out = json_array();
 		ECOM_ASSERT(out);
+		if (!deep) { /* one allocation of the right size, every item a new reference */
+			ECOM_ASSERT(json_array_extend(out, (json_t *)v) == 0);
+			return out;
+		}
 		json_array_foreach(v, i, item)
-			ECOM_ASSERT(json_array_append_new(
-					    out, deep ? jsonx_dup(item, 1) : json_incref(item)) == 0);
+			ECOM_ASSERT(json_array_append_new(out, jsonx_dup(item, 1)) == 0);
 		return out;
 	default: /* strings and numbers (immutable here), true, false, null (singletons) */
 		out = (json_t *)v;
@@ -246,6 +272,20 @@ static void out_put(struct jsonx_out *o, const char *s, size_t n)
 	o->n += n;
 }
 
+/* Does any of the 8 bytes at p need an escape in a JSON string (< 0x20, '"' or '\\')?
+ * The usual "has a zero byte" tests: no misses; a rare false alarm only costs the
+ * byte-by-byte look the caller then takes. */
+static int word_needs_escape(const char *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t x, q, b;
+
+	memcpy(&x, p, 8);
+	q = x ^ (ones * '"');
+	b = x ^ (ones * '\\');
+	return ((((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs) != 0;
+}
+
 static void out_string(struct jsonx_out *o, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -254,10 +294,16 @@ static void out_string(struct jsonx_out *o, const char *s, size_t len)
 	out_reserve(o, len + 2);
 	o->p[o->n++] = '"';
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 		char esc[6] = { '\\', 0, '0', '0', 0, 0 };
 		size_t n = 2;
 
+		/* eight bytes at a time while none of them needs an escape */
+		while (len - i >= 8 && !word_needs_escape(s + i))
+			i += 8;
+		if (i == len)
+			break;
+		c = (unsigned char)s[i];
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		out_put(o, s + run, i - run);

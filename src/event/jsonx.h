@@ -30,6 +30,9 @@ int jsonx_bool_or(const json_t *obj, const char *key, int dflt);
  * UTF-8). key must be valid UTF-8 and is not checked again: every caller passes a C literal
  * or the value of a jansson string (jansson checked it when the string was made). */
 void jsonx_set_str(json_t *obj, const char *key, const char *v);
+/* json_string(s), with a quicker check for the common all-ASCII string: NULL when s is
+ * not UTF-8, like json_string. */
+json_t *jsonx_string(const char *s);
 void jsonx_set_int(json_t *obj, const char *key, int64_t v);
 void jsonx_set_bool(json_t *obj, const char *key, int v);
 /* Stores val (STOLEN) at obj[key]; asserts on failure (e.g. val NULL). */

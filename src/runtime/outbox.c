@@ -143,7 +143,7 @@ int rt_publish_doc(struct runtime *rt, const char *collection, json_t *doc, int6
 			rt_emit_event(rt, RT_PUBLISH_FAILED, t, topic);
 			break; /* keep per-key order: never publish past a failed entry */
 		}
-		json_array_append_new(published, json_string(entry_event_id(e)));
+		json_array_append_new(published, jsonx_string(entry_event_id(e)));
 		rt->stats.published++;
 		if (from_sweep)
 			rt->stats.sweep_published++;

@@ -69,7 +69,7 @@ void svc_emit(struct svc_ctx *ctx, enum event_type type, const char *key, json_t
 	}
 	envelope_init(&e, ctx->rt->rng, ctx->wall_ms, type, key, payload, corr, cause_id);
 	entry = json_object();
-	json_object_set_new(entry, "topic", json_string(event_type_name(type)));
+	json_object_set_new(entry, "topic", jsonx_string(event_type_name(type)));
 	json_object_set_new(entry, "at", json_integer(ctx->now_us));
 	/* The payload is the handler's, handed over: the outbox entry keeps it. */
 	json_object_set_new(entry, "event", envelope_to_json_shared(&e));
@@ -134,7 +134,7 @@ static int64_t outbox_oldest(json_t *outbox)
 static void doc_seal(json_t *doc, const char *id, int64_t version, json_t *inbox, json_t *outbox,
 		     int64_t wake_at)
 {
-	json_object_set_new(doc, "_id", json_string(id));
+	json_object_set_new(doc, "_id", jsonx_string(id));
 	json_object_set_new(doc, "version", json_integer(version));
 	json_object_set(doc, "inbox", inbox);
 	json_object_set(doc, "outbox", outbox);
@@ -265,7 +265,7 @@ static int apply_once(struct runtime *rt, const struct apply_req *q, struct appl
 
 		json_decref(inbox);
 		inbox = own;
-		json_array_append_new(inbox, json_string(q->event_id));
+		json_array_append_new(inbox, jsonx_string(q->event_id));
 		while (max > 0 && json_array_size(inbox) > max)
 			json_array_remove(inbox, 0);
 	}
