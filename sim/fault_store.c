@@ -73,6 +73,19 @@ static int fs_get(struct store *s, const char *coll, const char *id, json_t **ou
 	return rc;
 }
 
+static int fs_get_view(struct store *s, const char *coll, const char *id, json_t **out,
+		       struct ecom_err *err)
+{
+	struct fault_store *fs = (struct fault_store *)s;
+	int rc;
+
+	if (fs_pre(fs, "get", coll, id, &rc, err))
+		return rc;
+	rc = store_get_view(fs->inner, coll, id, out, err);
+	fault_crashpoint_leave(fs->cp);
+	return rc;
+}
+
 static int fs_insert(struct store *s, const char *coll, json_t *doc, struct ecom_err *err)
 {
 	struct fault_store *fs = (struct fault_store *)s;
@@ -135,6 +148,7 @@ static void fs_destroy(struct store *s)
 static const struct store_ops fault_store_ops = {
 	.name = "fault",
 	.get = fs_get,
+	.get_view = fs_get_view,
 	.insert = fs_insert,
 	.replace = fs_replace,
 	.find = fs_find,

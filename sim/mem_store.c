@@ -827,6 +827,18 @@ static int mem_get(struct store *s, const char *coll, const char *id, json_t **o
 	return ECOM_OK;
 }
 
+static int mem_get_view(struct store *s, const char *coll, const char *id, json_t **out,
+			struct ecom_err *err)
+{
+	struct mem_coll *c = coll_find(mem_of(s), coll);
+	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
+
+	if (!d)
+		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
+	*out = doc_tree(d);
+	return ECOM_OK;
+}
+
 static int mem_insert(struct store *s, const char *coll, json_t *doc, struct ecom_err *err)
 {
 	struct mem_coll *c = coll_get_or_create(mem_of(s), coll);
@@ -946,6 +958,7 @@ static void mem_destroy(struct store *s)
 static const struct store_ops mem_ops = {
 	.name = "mem",
 	.get = mem_get,
+	.get_view = mem_get_view,
 	.insert = mem_insert,
 	.replace = mem_replace,
 	.find = mem_find,

@@ -54,6 +54,12 @@ struct store_ops {
 	 * ECOM_NOT_FOUND; ECOM_UNAVAILABLE. */
 	int (*get)(struct store *s, const char *coll, const char *id, json_t **out,
 		   struct ecom_err *err);
+	/* Optional (NULL: store_get_view calls get). As get, but *out may be the stored
+	 * document itself: read-only, its top level included, for a caller that only reads it
+	 * or builds its own new top level from its members (which are then shared, as above).
+	 * Saves the top-level copy. */
+	int (*get_view)(struct store *s, const char *coll, const char *id, json_t **out,
+			struct ecom_err *err);
 	/* Inserts doc (must have "_id" and "version"). ECOM_CONFLICT if the _id exists;
 	 * ECOM_UNAVAILABLE (not applied); ECOM_AMBIGUOUS (may be applied). */
 	int (*insert)(struct store *s, const char *coll, json_t *doc, struct ecom_err *err);
@@ -80,6 +86,14 @@ static inline int store_get(struct store *s, const char *coll, const char *id, j
 	ECOM_ASSERT(s && coll && id && out);
 	*out = NULL;
 	return s->ops->get(s, coll, id, out, err);
+}
+static inline int store_get_view(struct store *s, const char *coll, const char *id,
+				 json_t **out, struct ecom_err *err)
+{
+	ECOM_ASSERT(s && coll && id && out);
+	*out = NULL;
+	return s->ops->get_view ? s->ops->get_view(s, coll, id, out, err)
+				: s->ops->get(s, coll, id, out, err);
 }
 static inline int store_insert(struct store *s, const char *coll, json_t *doc,
 			       struct ecom_err *err)

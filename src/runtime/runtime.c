@@ -112,6 +112,30 @@ static int inbox_has(json_t *inbox, const char *event_id)
 	return 0;
 }
 
+static int is_reserved(const char *key)
+{
+	if (!strchr("_iovw", key[0]))
+		return 0; /* the first letters of every reserved key */
+	for (size_t i = 0; i < ECOM_ARRAY_LEN(reserved_keys); i++)
+		if (strcmp(key, reserved_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* The handler's state: a new top level with doc's members but the reserved keys, in doc's
+ * order. doc (store_get_view) is only read; the members are shared (copy on write). */
+static json_t *state_of(json_t *doc)
+{
+	json_t *state = json_object(), *v;
+	const char *key;
+
+	ECOM_ASSERT(state);
+	json_object_foreach(doc, key, v)
+		if (!is_reserved(key))
+			ECOM_ASSERT(json_object_set_nocheck(state, key, v) == 0);
+	return state;
+}
+
 static int64_t outbox_oldest(json_t *outbox)
 {
 	size_t i;
@@ -192,12 +216,11 @@ static int apply_once(struct runtime *rt, const struct apply_req *q, struct appl
 	struct svc_ctx ctx;
 	int64_t version = 0, wake_at = 0;
 	int rc, changed;
-	size_t i;
 	struct ecom_err err;
 
 	*retry = 0;
 	memset(&ctx, 0, sizeof(ctx));
-	rc = store_get(rt->store, q->collection, q->id, &doc, &err);
+	rc = store_get_view(rt->store, q->collection, q->id, &doc, &err); /* read-only */
 	if (rc == ECOM_NOT_FOUND) {
 		doc = NULL;
 	} else if (rc != ECOM_OK) {
@@ -229,9 +252,8 @@ static int apply_once(struct runtime *rt, const struct apply_req *q, struct appl
 		goto out;
 	}
 	if (doc) {
-		for (i = 0; i < ECOM_ARRAY_LEN(reserved_keys); i++)
-			json_object_del(doc, reserved_keys[i]);
-		state = doc;
+		state = state_of(doc);
+		json_decref(doc);
 		doc = NULL;
 	}
 	/* decide changes members only through jsonx_own* (copy on write), so a new top level

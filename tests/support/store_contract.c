@@ -107,10 +107,14 @@ static void ct_insert(struct ct *t, const char *coll, json_t *doc)
 
 static json_t *ct_get(struct ct *t, const char *coll, const char *id)
 {
-	json_t *out = NULL;
+	json_t *out = NULL, *view = NULL;
 
 	assert_int_equal(store_get(t->s, coll, id, &out, NULL), ECOM_OK);
 	assert_non_null(out);
+	/* the read-only view (store_get_view) is the same document */
+	assert_int_equal(store_get_view(t->s, coll, id, &view, NULL), ECOM_OK);
+	assert_true(json_equal(view, out));
+	json_decref(view);
 	return out;
 }
 
@@ -157,9 +161,13 @@ static void ct_get_missing(void **state)
 
 	assert_int_equal(store_get(t->s, t->coll, "nope", &out, &err), ECOM_NOT_FOUND);
 	assert_null(out);
+	out = json_null();
+	assert_int_equal(store_get_view(t->s, t->coll, "nope", &out, NULL), ECOM_NOT_FOUND);
+	assert_null(out);
 	ct_insert(t, t->coll, ct_doc("o1", 1, "PENDING", 10));
 	assert_int_equal(store_get(t->s, t->coll, "o2", &out, NULL), ECOM_NOT_FOUND);
 	assert_int_equal(store_get(t->s, t->coll2, "o1", &out, NULL), ECOM_NOT_FOUND);
+	assert_int_equal(store_get_view(t->s, t->coll2, "o1", &out, NULL), ECOM_NOT_FOUND);
 }
 
 static void ct_insert_get(void **state)
