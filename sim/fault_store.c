@@ -60,30 +60,31 @@ static int fs_post_write(struct fault_store *fs, int rc, const char *op, const c
 	return rc;
 }
 
-static int fs_get(struct store *s, const char *coll, const char *id, json_t **out,
-		  struct ecom_err *err)
+/* get and get_view: the same faults (a view is a get to the fault plan). */
+static int fs_get_as(struct store *s, const char *coll, const char *id, json_t **out,
+		     struct ecom_err *err, int view)
 {
 	struct fault_store *fs = (struct fault_store *)s;
 	int rc;
 
 	if (fs_pre(fs, "get", coll, id, &rc, err))
 		return rc;
-	rc = store_get(fs->inner, coll, id, out, err);
+	rc = view ? store_get_view(fs->inner, coll, id, out, err)
+		  : store_get(fs->inner, coll, id, out, err);
 	fault_crashpoint_leave(fs->cp);
 	return rc;
+}
+
+static int fs_get(struct store *s, const char *coll, const char *id, json_t **out,
+		  struct ecom_err *err)
+{
+	return fs_get_as(s, coll, id, out, err, 0);
 }
 
 static int fs_get_view(struct store *s, const char *coll, const char *id, json_t **out,
 		       struct ecom_err *err)
 {
-	struct fault_store *fs = (struct fault_store *)s;
-	int rc;
-
-	if (fs_pre(fs, "get", coll, id, &rc, err))
-		return rc;
-	rc = store_get_view(fs->inner, coll, id, out, err);
-	fault_crashpoint_leave(fs->cp);
-	return rc;
+	return fs_get_as(s, coll, id, out, err, 1);
 }
 
 static int fs_insert(struct store *s, const char *coll, json_t *doc, struct ecom_err *err)

@@ -815,28 +815,29 @@ static int find_hit_cmp(const void *pa, const void *pb)
 
 /* ---- store_ops ----------------------------------------------------------------------- */
 
-static int mem_get(struct store *s, const char *coll, const char *id, json_t **out,
-		   struct ecom_err *err)
+/* get (view 0: a private top level) and get_view (view 1: the stored tree, read-only). */
+static int mem_get_as(struct store *s, const char *coll, const char *id, json_t **out,
+		      struct ecom_err *err, int view)
 {
 	struct mem_coll *c = coll_find(mem_of(s), coll);
 	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
 
 	if (!d)
 		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
-	*out = doc_private(d);
+	*out = view ? doc_tree(d) : doc_private(d);
 	return ECOM_OK;
+}
+
+static int mem_get(struct store *s, const char *coll, const char *id, json_t **out,
+		   struct ecom_err *err)
+{
+	return mem_get_as(s, coll, id, out, err, 0);
 }
 
 static int mem_get_view(struct store *s, const char *coll, const char *id, json_t **out,
 			struct ecom_err *err)
 {
-	struct mem_coll *c = coll_find(mem_of(s), coll);
-	struct mem_doc *d = c ? coll_lookup(c, id) : NULL;
-
-	if (!d)
-		return ecom_err_set(err, ECOM_NOT_FOUND, "%s/%s: not found", coll, id);
-	*out = doc_tree(d);
-	return ECOM_OK;
+	return mem_get_as(s, coll, id, out, err, 1);
 }
 
 static int mem_insert(struct store *s, const char *coll, json_t *doc, struct ecom_err *err)
