@@ -102,6 +102,16 @@ check "ecom without a command exits 2 with the usage on stderr" \
 for c in sim serve load dlq token; do
 	check "the usage lists '$c'" hasre "^  $c +[a-z]" err
 done
+# A /dev/shm/mongoc-<pid> left by a killed process that had our pid (libmongoc makes one per
+# process before main) must not make libmongoc warn on stderr.
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+	p=$(sh -c 'echo $$')
+	for i in $(seq 1 60); do : >"/dev/shm/mongoc-$((p + i))"; done
+	: >shm_err
+	for i in 1 2 3 4 5; do "$ecom" --help >/dev/null 2>>shm_err; done
+	check "a leftover /dev/shm/mongoc-<pid> makes no warning" test ! -s shm_err
+	for i in $(seq 1 60); do rm -f "/dev/shm/mongoc-$((p + i))"; done
+fi
 for h in --help -h help; do
 	e "$h"
 	check "ecom $h exits 0 with the usage on stdout" \

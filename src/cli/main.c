@@ -2,6 +2,7 @@
  * knows both worlds (real backends and the simulator) and wires one of them together. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/cli/cli.h"
 
@@ -70,6 +71,35 @@ const char *cli_shell_word(const char *s, char *buf, size_t cap)
 	buf[n] = '\0';
 	return buf;
 }
+
+/* libmongoc's own initializer (it runs before main in every process that links it) creates
+ * /dev/shm/mongoc-<pid> for its performance counters, with O_EXCL, and removes it at exit.
+ * A killed process (a sweep's timed-out seed, a stopped server) leaves its file behind, and a
+ * later process that gets the same pid finds it taken and prints "Falling back to malloc for
+ * counters" on stderr. A file named after our own pid can only be such a leftover, so it is
+ * removed here, in .preinit_array, which runs before any shared library's initializer
+ * (only system calls: libc itself is not initialized yet). */
+static void cli_drop_stale_mongoc_shm(int argc, char **argv, char **envp)
+{
+	char path[48] = "/dev/shm/mongoc-", digits[24];
+	size_t n = 0, at = sizeof("/dev/shm/mongoc-") - 1; /* no libc string calls this early */
+	unsigned long pid = (unsigned long)getpid();
+
+	(void)argc;
+	(void)argv;
+	(void)envp;
+	do {
+		digits[n++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid);
+	while (n > 0)
+		path[at++] = digits[--n];
+	path[at] = '\0';
+	(void)unlink(path);
+}
+__attribute__((section(".preinit_array"), used)) static void (*const cli_preinit)(int, char **,
+										 char **) =
+	cli_drop_stale_mongoc_shm;
 
 int main(int argc, char **argv)
 {
