@@ -76,7 +76,8 @@ const char *cli_shell_word(const char *s, char *buf, size_t cap)
  * /dev/shm/mongoc-<pid> for its performance counters, with O_EXCL, and removes it at exit.
  * A killed process (a sweep's timed-out seed, a stopped server) leaves its file behind, and a
  * later process that gets the same pid finds it taken and prints "Falling back to malloc for
- * counters" on stderr. A file named after our own pid can only be such a leftover, so it is
+ * counters" on stderr. A file named after our own pid can only be such a leftover (unless
+ * another pid namespace shares /dev/shm, where the loss is that process's counters), so it is
  * removed here, in .preinit_array, which runs before any shared library's initializer
  * (only system calls: libc itself is not initialized yet). */
 static void cli_drop_stale_mongoc_shm(int argc, char **argv, char **envp)
