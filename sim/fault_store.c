@@ -95,7 +95,8 @@ static int fs_insert(struct store *s, const char *coll, json_t *doc, struct ecom
 
 	if (fs_pre(fs, "insert", coll, id, &rc, err))
 		return rc;
-	rc = store_insert(fs->inner, coll, doc, err);
+	/* the caller's store_insert checked the document already: straight to the inner op */
+	rc = fs->inner->ops->insert(fs->inner, coll, doc, err);
 	return fs_post_write(fs, rc, "insert", coll, id, err);
 }
 
@@ -108,7 +109,8 @@ static int fs_replace(struct store *s, const char *coll, json_t *doc, int64_t ex
 
 	if (fs_pre(fs, "replace", coll, id, &rc, err))
 		return rc;
-	rc = store_replace(fs->inner, coll, doc, expected_version, err);
+	/* the caller's store_replace checked the document already: straight to the inner op */
+	rc = fs->inner->ops->replace(fs->inner, coll, doc, expected_version, err);
 	return fs_post_write(fs, rc, "replace", coll, id, err);
 }
 

@@ -176,6 +176,23 @@ static int world_subscribes(struct sim_world *w, enum scn_service s, const char 
 	return 0;
 }
 
+/* Which services subscribe to topic, as a bit per service, remembered per topic name
+ * pointer (the broker's own copy: stable while the cluster lives). */
+static unsigned world_subscribers(struct sim_world *w, const char *topic)
+{
+	unsigned mask = 0;
+
+	for (size_t i = 0; i < w->n_subs; i++)
+		if (w->subs[i].topic == topic)
+			return w->subs[i].mask;
+	for (int s = 0; s < SCN_SVC_COUNT; s++)
+		if (world_subscribes(w, (enum scn_service)s, topic))
+			mask |= 1u << s;
+	if (w->n_subs < ECOM_ARRAY_LEN(w->subs))
+		w->subs[w->n_subs++] = (struct world_subs){ topic, mask };
+	return mask;
+}
+
 static int64_t hook_visible_at(void *arg, const char *topic, int32_t partition, int64_t offset,
 			       int64_t now_us)
 {
@@ -227,13 +244,15 @@ static void hook_on_append(void *arg, const char *topic, int32_t partition, int6
 			   int64_t visible_at_us)
 {
 	struct sim_world *w = arg;
+	unsigned subs;
 
 	world_pin_dead_letter(w, topic, partition, offset);
 	inv_on_append(w, topic, partition, offset);
+	subs = world_subscribers(w, topic);
 	for (int s = 0; s < SCN_SVC_COUNT; s++) {
 		const char *owner;
 
-		if (!world_subscribes(w, (enum scn_service)s, topic))
+		if (!(subs & (1u << s)))
 			continue;
 		owner = mem_cluster_owner(w->cluster, w->groups[s], topic, partition);
 		struct sim_instance *in = owner ? world_find(w, owner) : NULL;

@@ -147,6 +147,11 @@ struct sim_world {
 	/* topics each service subscribes to (borrowed from its svc_def) */
 	const char *topics[SCN_SVC_COUNT][WORLD_TOPICS_PER_SVC_MAX];
 	size_t n_topics[SCN_SVC_COUNT];
+	struct world_subs {
+		const char *topic; /* the broker's name string */
+		unsigned mask;     /* bit s: service s subscribes */
+	} subs[64];
+	size_t n_subs;
 	char groups[SCN_SVC_COUNT][64];
 
 	struct sim_instance inst[WORLD_INSTANCES_MAX];

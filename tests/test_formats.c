@@ -83,13 +83,19 @@ static void same_as_jansson(json_t *j)
 {
 	char *ref = json_dumps(j, ECOM_JSON_FLAGS);
 	size_t len = 0;
-	char *got = jsonx_dumps_fast(j, &len);
+	char *got = jsonx_dumps_fast(j, &len), *again;
+	int exact = -1;
 
 	assert_non_null(ref);
 	assert_string_equal(got, ref);
 	assert_int_equal(len, strlen(ref));
+	/* the walk that serializes also says whether the text parses back to j */
+	again = jsonx_dumps_fast_exact(j, NULL, &exact);
+	assert_string_equal(again, ref);
+	assert_int_equal(exact, jsonx_wire_exact(j));
 	free(ref);
 	free(got);
+	free(again);
 }
 
 static void test_json(void **state)
@@ -167,6 +173,28 @@ static void test_json(void **state)
 			assert_null(json_string(bad[i]));
 			assert_null(jsonx_string(bad[i]));
 		}
+	}
+	/* Exactness, found while serializing: a NUL byte in a string, or a real that "%.15g"
+	 * does not print exactly, makes the text parse back to something else. */
+	{
+		json_t *doc;
+		char *t;
+		int exact = -1;
+
+		doc = json_pack("{s:s, s:f, s:[i, f]}", "s", "plain", "r", 0.5, "a", 7, 1e20);
+		t = jsonx_dumps_fast_exact(doc, NULL, &exact);
+		assert_int_equal(exact, 1);
+		free(t);
+		json_object_set_new(doc, "nul", json_stringn("a\0b", 3));
+		t = jsonx_dumps_fast_exact(doc, NULL, &exact);
+		assert_int_equal(exact, 0);
+		free(t);
+		json_object_del(doc, "nul");
+		json_array_append_new(json_object_get(doc, "a"), json_real(0.1 + 0.2));
+		t = jsonx_dumps_fast_exact(doc, NULL, &exact);
+		assert_int_equal(exact, 0); /* 0.30000000000000004 prints as 0.3 */
+		free(t);
+		json_decref(doc);
 	}
 	/* Random reals and integers, one document each. */
 	rng_seed(&r, 99);

@@ -254,6 +254,7 @@ int jsonx_wire_exact(const json_t *j)
 struct jsonx_out {
 	char *p;
 	size_t n, cap;
+	int inexact; /* a string holds a NUL byte or a real does not survive "%.15g" */
 };
 
 static void out_reserve(struct jsonx_out *o, size_t n)
@@ -317,6 +318,8 @@ static void out_string(struct jsonx_out *o, const char *s, size_t len)
 		case '\r': esc[1] = 'r'; break;
 		case '\t': esc[1] = 't'; break;
 		default: /* other control characters: \u00XX, upper-case hex like jansson */
+			if (c == 0)
+				o->inexact = 1; /* parsed back, the C string would end here */
 			esc[1] = 'u';
 			esc[4] = hex[c >> 4];
 			esc[5] = hex[c & 15];
@@ -352,6 +355,8 @@ static void out_real(struct jsonx_out *o, double v)
 	char *e;
 
 	ECOM_ASSERT(n > 0 && (size_t)n < sizeof(buf) - 3);
+	if (strtod(buf, NULL) != v)
+		o->inexact = 1;
 	if (!strchr(buf, '.') && !strchr(buf, 'e')) {
 		memcpy(buf + n, ".0", 3);
 		n += 2;
@@ -424,7 +429,12 @@ static void out_value(struct jsonx_out *o, const json_t *j)
 
 char *jsonx_dumps_fast(const json_t *j, size_t *len)
 {
-	struct jsonx_out o = { NULL, 0, 0 };
+	return jsonx_dumps_fast_exact(j, len, NULL);
+}
+
+char *jsonx_dumps_fast_exact(const json_t *j, size_t *len, int *exact)
+{
+	struct jsonx_out o = { NULL, 0, 0, 0 };
 
 	ECOM_ASSERT(json_is_object(j) || json_is_array(j));
 	out_value(&o, j);
@@ -439,6 +449,12 @@ char *jsonx_dumps_fast(const json_t *j, size_t *len)
 		free(ref);
 	}
 #endif
+	if (exact) {
+		*exact = !o.inexact;
+#ifdef ECOM_CHECK_HANDOFF
+		ECOM_ASSERT(*exact == jsonx_wire_exact(j) && "the walk's exactness is wrong");
+#endif
+	}
 	if (len)
 		*len = o.n;
 	return o.p;
@@ -452,7 +468,7 @@ static int dump_to_out(const char *buf, size_t size, void *data)
 
 char *jsonx_dumps_flags(const json_t *j, size_t flags)
 {
-	struct jsonx_out o = { NULL, 0, 0 };
+	struct jsonx_out o = { NULL, 0, 0, 0 };
 
 	if (!j || json_dump_callback(j, dump_to_out, &o, flags) != 0) {
 		free(o.p);

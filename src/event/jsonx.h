@@ -83,6 +83,9 @@ char *jsonx_dumps_flags(const json_t *j, size_t flags);
  * relay serializes every event with it). *len = strlen of the result. malloc'd; never NULL.
  * Debug builds (ECOM_CHECK_HANDOFF) compare with json_dumps and abort on a difference. */
 char *jsonx_dumps_fast(const json_t *j, size_t *len);
+/* The same, and *exact = jsonx_wire_exact(j), found in the same walk (debug builds check
+ * it against jsonx_wire_exact). */
+char *jsonx_dumps_fast_exact(const json_t *j, size_t *len, int *exact);
 
 /* FNV-1a 64 over bytes, continuing from h (start with JSONX_FNV_OFFSET). */
 #define JSONX_FNV_OFFSET 0xcbf29ce484222325ULL

@@ -21,9 +21,9 @@ int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struc
 	const char *hk;
 	size_t n = 0, value_len;
 	char *value;
-	int rc;
+	int rc, exact;
 
-	value = jsonx_dumps_fast(event, &value_len);
+	value = jsonx_dumps_fast_exact(event, &value_len, &exact);
 	json_object_foreach(headers, hk, v)
 	{
 		if (n == BROKER_MAX_HEADERS)
@@ -51,7 +51,7 @@ int rt_produce_event(struct runtime *rt, const char *topic, json_t *event, struc
 				     .value_len = value_len,
 				     .headers = hdrs,
 				     .n_headers = n,
-				     .parsed = jsonx_wire_exact(event) ? event : NULL};
+				     .parsed = exact ? event : NULL};
 	rc = broker_produce(rt->broker, &rec, err);
 	free(value);
 	return rc;
