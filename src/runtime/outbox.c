@@ -131,6 +131,7 @@ int rt_publish_doc(struct runtime *rt, const char *collection, json_t *doc, int6
 	{
 		json_t *event = json_object_get(e, "event");
 		const char *topic = json_string_value(json_object_get(e, "topic"));
+		const char *eid = json_string_value(json_object_get(event, "eventId"));
 		enum event_type type;
 		int t = -1;
 
@@ -143,12 +144,12 @@ int rt_publish_doc(struct runtime *rt, const char *collection, json_t *doc, int6
 			rt_emit_event(rt, RT_PUBLISH_FAILED, t, topic);
 			break; /* keep per-key order: never publish past a failed entry */
 		}
-		json_array_append_new(published, jsonx_string(entry_event_id(e)));
+		json_array_append_new(published, jsonx_string(eid ? eid : ""));
 		rt->stats.published++;
 		if (from_sweep)
 			rt->stats.sweep_published++;
 		rt_emit_event(rt, from_sweep ? RT_SWEEP_PUBLISHED : RT_PUBLISHED, t,
-			      entry_event_id(e));
+			      eid ? eid : "");
 		n++;
 	}
 	if (n > 0)
