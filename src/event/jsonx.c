@@ -167,30 +167,31 @@ static int jsonx_shared(const json_t *v)
 	return v->refcount > 1;
 }
 
-json_t *jsonx_own(json_t *parent, const char *key)
+/* The container v itself while private; a new shallow copy (a new reference, for the caller
+ * to put in v's place) while shared; NULL for a scalar or nothing. */
+static json_t *jsonx_private(json_t *v)
 {
-	json_t *v = json_object_get(parent, key);
-
 	if (!json_is_object(v) && !json_is_array(v))
 		return NULL;
-	if (jsonx_shared(v)) {
-		v = jsonx_shallow(v);
-		ECOM_ASSERT(json_object_set_new_nocheck(parent, key, v) == 0);
-	}
-	return v;
+	return jsonx_shared(v) ? jsonx_shallow(v) : v;
+}
+
+json_t *jsonx_own(json_t *parent, const char *key)
+{
+	json_t *v = json_object_get(parent, key), *own = jsonx_private(v);
+
+	if (own && own != v)
+		ECOM_ASSERT(json_object_set_new_nocheck(parent, key, own) == 0);
+	return own;
 }
 
 json_t *jsonx_own_at(json_t *array, size_t i)
 {
-	json_t *v = json_array_get(array, i);
+	json_t *v = json_array_get(array, i), *own = jsonx_private(v);
 
-	if (!json_is_object(v) && !json_is_array(v))
-		return NULL;
-	if (jsonx_shared(v)) {
-		v = jsonx_shallow(v);
-		ECOM_ASSERT(json_array_set_new(array, i, v) == 0);
-	}
-	return v;
+	if (own && own != v)
+		ECOM_ASSERT(json_array_set_new(array, i, own) == 0);
+	return own;
 }
 
 /* Makes every container below v (private itself) private. */
